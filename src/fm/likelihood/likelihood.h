@@ -1,0 +1,65 @@
+// Log-likelihood of a continuous normalizing flow dx/dt = v(x, t) (DESIGN: maths
+// conventions). The augmented state (x, l) is integrated from t = 1 (x = x_1,
+// l = 0) down to t = 0 with dl/dt = div v(x, t); then
+//   log p1(x_1) = log p0(x(0)) + l(0),   p0 = N(0, I).
+#pragma once
+
+#include <torch/torch.h>
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+
+#include "fm/solvers/solver.h"
+
+namespace fm {
+
+// The velocity v(x, t). x: (B, ...) ; t: (B,) ; returns (B, ...) like x.
+// Must be differentiable with respect to x (autograd).
+using Velocity = std::function<torch::Tensor(const torch::Tensor& x, const torch::Tensor& t)>;
+
+struct DivergenceOptions {
+  std::string estimator = "exact";  // "exact" (d VJPs, batched) or "hutchinson"
+  std::string probe = "gaussian";   // hutchinson: "gaussian" or "rademacher"
+  int64_t n_probes = 1;             // hutchinson: probes averaged per sample
+};
+
+// Divergence of v at (x, t), one value per sample. x: (B, ...), t: (B,) -> (B,).
+// For "hutchinson", `probes` holds the fixed probes, shape (K, B, ...), and the
+// estimate is mean_k eps_k^T (dv/dx) eps_k. With create_graph the result stays
+// differentiable (for training through the likelihood); otherwise it is detached.
+torch::Tensor divergence(const Velocity& v, const torch::Tensor& x, const torch::Tensor& t,
+                         const DivergenceOptions& options, const torch::Tensor& probes = {},
+                         bool create_graph = false);
+
+// Draws K probes of shape (K, B, ...) for a batch like `x`.
+torch::Tensor draw_probes(const torch::Tensor& x, const DivergenceOptions& options,
+                          at::Generator& generator);
+
+struct LikelihoodOptions {
+  DivergenceOptions divergence;
+  SolverOptions solver;  // t0/t1 are overwritten: the solve always runs 1 -> 0
+  // Keep the graph through the whole solve so log p1 can be differentiated
+  // with respect to the parameters (memory grows with the steps). Off by
+  // default: each evaluation is detached and memory stays flat.
+  bool differentiable = false;
+};
+
+struct LikelihoodResult {
+  torch::Tensor log_p1;     // (B,) log-density of x_1 under the model, nats
+  torch::Tensor log_p0;     // (B,) log N(x(0); 0, I)
+  torch::Tensor delta_log;  // (B,) l(0) = -integral_0^1 div v dt
+  torch::Tensor x0;         // (B, ...) the state reached at t = 0
+  SolveStats stats;
+};
+
+// log p1(x_1) for a batch x1: (B, ...). The Hutchinson probes are drawn once
+// from `generator` and held fixed for the whole solve.
+LikelihoodResult log_likelihood(const Velocity& v, const torch::Tensor& x1,
+                                const LikelihoodOptions& options, at::Generator& generator);
+
+// log N(x; 0, I) summed over all non-batch dimensions. x: (B, ...) -> (B,).
+torch::Tensor standard_normal_log_prob(const torch::Tensor& x);
+
+}  // namespace fm

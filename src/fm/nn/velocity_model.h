@@ -1,0 +1,39 @@
+// The velocity network v_theta(x, t) that flow matching trains.
+#pragma once
+
+#include <torch/torch.h>
+
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+namespace fm {
+
+// Base class of every velocity network. x: (B, ...) data-shaped; t: (B,) in [0, 1].
+// Returns (B, ...) shaped like x.
+class VelocityModel : public torch::nn::Module {
+ public:
+  virtual torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& t) = 0;
+  // Number of trainable scalars.
+  int64_t parameter_count() const;
+  // A one-line human description for the start-up log, e.g. "mlp 4x256 silu".
+  virtual std::string describe() const = 0;
+};
+
+using VelocityModelPtr = std::shared_ptr<VelocityModel>;
+
+// Builds a network from the "model" section of a config.
+//   model: the JSON object, with "type" in {"mlp", "unet"} and that type's keys
+//          (see mlp.h and unet.h; every key has a default);
+//   data_shape: the shape of one example without batch, e.g. {2} or {1, 28, 28}.
+// Throws InputError naming "model.<key>" for an unknown type or key, a wrong
+// type or an out-of-range value, and for a data shape the network cannot take.
+VelocityModelPtr make_velocity_model(const nlohmann::json& model,
+                                     const std::vector<int64_t>& data_shape);
+
+// Every key the "model" section accepts for `type`, with its default (for
+// writing the resolved config and the documentation).
+nlohmann::json resolved_model_config(const nlohmann::json& model);
+
+}  // namespace fm
