@@ -1,0 +1,123 @@
+// ConfigSection and config loading: typed reads, defaults, ranges, unknown keys,
+// overrides. Every error must name the full key path and the value at fault.
+#include <gtest/gtest.h>
+
+#include <fstream>
+
+#include "fm/common/error.h"
+#include "fm/config/load.h"
+#include "fm/config/section.h"
+
+namespace fm {
+namespace {
+
+using json = nlohmann::json;
+
+std::string error_of(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const InputError& e) {
+    return e.what();
+  }
+  return "";
+}
+
+TEST(ConfigSection, ReturnsDefaultsAndRecordsThemWhenKeysAreAbsent) {
+  ConfigSection s(json::object(), "train");
+  EXPECT_EQ(s.integer("steps", 2000, 1), 2000);
+  EXPECT_DOUBLE_EQ(s.number("lr", 1e-3, 0, 1, true), 1e-3);
+  EXPECT_EQ(s.string("name", "x"), "x");
+  EXPECT_EQ(s.resolved(), json({{"steps", 2000}, {"lr", 1e-3}, {"name", "x"}}));
+}
+
+TEST(ConfigSection, ReadsGivenValues) {
+  ConfigSection s(json{{"steps", 5}, {"lr", 0.5}, {"ema", true}, {"mult", {1, 2, 2}}}, "train");
+  EXPECT_EQ(s.integer("steps", 1), 5);
+  EXPECT_DOUBLE_EQ(s.number("lr", 1.0), 0.5);
+  EXPECT_TRUE(s.boolean("ema", false));
+  EXPECT_EQ(s.integers("mult", {}), (std::vector<int64_t>{1, 2, 2}));
+  EXPECT_NO_THROW(s.finish());
+}
+
+TEST(ConfigSection, OutOfRangeValueNamesKeyValueAndBound) {
+  ConfigSection s(json{{"lr", -1}}, "train");
+  auto message = error_of([&] { s.number("lr", 1e-3, 0.0, 10.0, true); });
+  EXPECT_NE(message.find("'train.lr' = -1"), std::string::npos) << message;
+  EXPECT_NE(message.find("> 0"), std::string::npos) << message;
+}
+
+TEST(ConfigSection, WrongTypeNamesKeyAndExpectedType) {
+  ConfigSection s(json{{"steps", "many"}, {"half", 2.5}}, "train");
+  auto message = error_of([&] { s.integer("steps", 1); });
+  EXPECT_NE(message.find("'train.steps' = \"many\" must be an integer"), std::string::npos)
+      << message;
+  message = error_of([&] { s.integer("half", 1); });
+  EXPECT_NE(message.find("must be an integer"), std::string::npos) << message;
+}
+
+TEST(ConfigSection, IntegralFloatIsAcceptedAsInteger) {
+  ConfigSection s(json{{"steps", 100.0}}, "train");
+  EXPECT_EQ(s.integer("steps", 1), 100);
+}
+
+TEST(ConfigSection, UnknownKeySuggestsNearestValidKey) {
+  ConfigSection s(json{{"stpes", 5}}, "train");
+  s.integer("steps", 1);
+  s.integer("batch_size", 1);
+  auto message = error_of([&] { s.finish(); });
+  EXPECT_NE(message.find("unknown key 'train.stpes'"), std::string::npos) << message;
+  EXPECT_NE(message.find("did you mean 'train.steps'"), std::string::npos) << message;
+}
+
+TEST(ConfigSection, ChoiceListsValidNames) {
+  ConfigSection s(json{{"solver", "rk5"}}, "sample");
+  auto message = error_of([&] { s.choice("solver", "rk4", {"euler", "rk4", "dopri5"}); });
+  EXPECT_NE(message.find("must be one of: euler, rk4, dopri5"), std::string::npos) << message;
+  EXPECT_NE(message.find("did you mean 'rk4'"), std::string::npos) << message;
+}
+
+TEST(ConfigSection, NonObjectSectionIsRejected) {
+  auto message = error_of([] { ConfigSection(json(3), "model"); });
+  EXPECT_NE(message.find("'model' = 3 must be an object"), std::string::npos) << message;
+}
+
+TEST(ConfigSection, NestedSectionCarriesFullPath) {
+  ConfigSection root(json{{"train", {{"optimizer", {{"lr", 0}}}}}}, "");
+  auto train = root.section("train");
+  auto optimizer = train.section("optimizer");
+  auto message = error_of([&] { optimizer.number("lr", 1e-3, 0, 1, true); });
+  EXPECT_NE(message.find("'train.optimizer.lr' = 0"), std::string::npos) << message;
+}
+
+TEST(ApplyOverride, ParsesJsonValuesAndFallsBackToStrings) {
+  json config = {{"train", {{"lr", 1e-3}}}};
+  apply_override(config, "train.lr=3e-4");
+  apply_override(config, "train.ema=true");
+  apply_override(config, "model.type=mlp");
+  apply_override(config, "model.channel_mult=[1,2]");
+  EXPECT_DOUBLE_EQ(config["train"]["lr"].get<double>(), 3e-4);
+  EXPECT_EQ(config["train"]["ema"], true);
+  EXPECT_EQ(config["model"]["type"], "mlp");
+  EXPECT_EQ(config["model"]["channel_mult"], json({1, 2}));
+}
+
+TEST(ApplyOverride, RejectsMalformedAssignmentsByName) {
+  json config = {{"train", 5}};
+  EXPECT_NE(error_of([&] { apply_override(config, "train.lr"); }).find("key.path=value"),
+            std::string::npos);
+  EXPECT_NE(error_of([&] { apply_override(config, "train.lr=1"); }).find("'train' is not an object"),
+            std::string::npos);
+}
+
+TEST(LoadConfig, SyntaxErrorNamesTheFile) {
+  std::string path = std::string(FM_BINARY_DIR) + "/bad_config_test.json";
+  std::ofstream(path) << "{\"train\": {\"steps\": 5,}}";
+  auto message = error_of([&] { load_config(path, {}); });
+  EXPECT_NE(message.find(path), std::string::npos) << message;
+  EXPECT_NE(message.find("not valid JSON"), std::string::npos) << message;
+  message = error_of([] { load_config("/nonexistent/run.json", {}); });
+  EXPECT_NE(message.find("cannot read file '/nonexistent/run.json'"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace fm
