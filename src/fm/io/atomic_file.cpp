@@ -1,0 +1,95 @@
+#include "fm/io/atomic_file.h"
+
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "fm/common/error.h"
+
+namespace fm {
+namespace {
+
+namespace fs = std::filesystem;
+
+// A name no concurrent writer in this or another process will pick: the
+// process id separates processes, the counter separates threads.
+fs::path temporary_name(const fs::path& target) {
+  static std::atomic<uint64_t> counter{0};
+  std::ostringstream name;
+  name << "." << target.filename().string() << ".tmp." << ::getpid() << "." << counter++;
+  return target.parent_path() / name.str();
+}
+
+void create_parent_directories(const fs::path& target) {
+  fs::path parent = target.parent_path();
+  if (parent.empty()) return;
+  std::error_code ec;
+  fs::create_directories(parent, ec);
+  if (ec) {
+    throw RuntimeError("io: cannot create directory '" + parent.string() + "' for '" +
+                       target.string() + "': " + ec.message());
+  }
+}
+
+}  // namespace
+
+void write_atomically(const std::string& path,
+                      const std::function<void(const std::string&)>& write) {
+  const fs::path target(path);
+  if (target.filename().empty()) {
+    throw InputError("io: output path '" + path + "' names a directory, expected a file");
+  }
+  create_parent_directories(target);
+  const fs::path tmp = temporary_name(target);
+
+  std::error_code ec;
+  try {
+    write(tmp.string());
+  } catch (...) {
+    fs::remove(tmp, ec);  // best effort: the writer's exception is the one worth reporting
+    throw;
+  }
+
+  // rename() within one directory is atomic on POSIX: readers see the old file or the new one.
+  fs::rename(tmp, target, ec);
+  if (ec) {
+    std::error_code ignored;
+    fs::remove(tmp, ignored);
+    throw RuntimeError("io: cannot rename '" + tmp.string() + "' to '" + path +
+                       "': " + ec.message());
+  }
+}
+
+void write_text_atomically(const std::string& path, const std::string& contents) {
+  write_atomically(path, [&](const std::string& tmp) {
+    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+    if (!out) {
+      throw RuntimeError("io: cannot open '" + tmp + "' for writing: " + std::strerror(errno));
+    }
+    out.write(contents.data(), static_cast<std::streamsize>(contents.size()));
+    out.close();
+    if (!out) throw RuntimeError("io: writing '" + tmp + "' failed (disk full?)");
+  });
+}
+
+std::string read_text_file(const std::string& path) {
+  std::error_code ec;
+  if (fs::is_directory(path, ec)) {
+    throw InputError("io: cannot read file '" + path + "': it is a directory");
+  }
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    throw InputError("io: cannot read file '" + path + "': " + std::strerror(errno));
+  }
+  std::ostringstream contents;
+  contents << in.rdbuf();
+  if (in.bad()) throw InputError("io: reading file '" + path + "' failed");
+  return contents.str();
+}
+
+}  // namespace fm
