@@ -119,10 +119,10 @@ CsvTable read_csv(const std::string& path) {
   }
 
   if (n_cols == 0) throw InputError("csv: file '" + path + "' is empty; expected rows of numbers");
-  table.values = torch::from_blob(values.data(),
-                                  {static_cast<int64_t>(n_rows), static_cast<int64_t>(n_cols)},
-                                  torch::kFloat64)
-                     .clone();
+  table.values =
+      torch::from_blob(values.data(), {static_cast<int64_t>(n_rows), static_cast<int64_t>(n_cols)},
+                       torch::kFloat64)
+          .clone();
   return table;
 }
 

@@ -3,8 +3,8 @@
 #include <algorithm>
 #include <cctype>
 #include <cstring>
-#include <limits>
 #include <fstream>
+#include <limits>
 #include <sstream>
 #include <vector>
 
@@ -39,7 +39,8 @@ const std::vector<Dtype>& supported_dtypes() {
 
 std::string supported_list() {
   std::string s;
-  for (const auto& d : supported_dtypes()) s += (s.empty() ? "'" : ", '") + std::string(d.descr) + "'";
+  for (const auto& d : supported_dtypes())
+    s += (s.empty() ? "'" : ", '") + std::string(d.descr) + "'";
   return s;
 }
 
@@ -210,13 +211,14 @@ uint32_t read_le(const std::string& bytes, size_t offset, size_t width) {
 // Splits a file into its parsed header and the offset of the data.
 NpyHeader parse_file_header(const std::string& bytes, const std::string& path, size_t* offset) {
   if (bytes.size() < kMagicLen + 4 || bytes.compare(0, kMagicLen, kMagic, kMagicLen) != 0) {
-    throw InputError("npy: file '" + path + "' is not a .npy file (bad magic: expected \\x93NUMPY)");
+    throw InputError("npy: file '" + path +
+                     "' is not a .npy file (bad magic: expected \\x93NUMPY)");
   }
   const int major = static_cast<unsigned char>(bytes[6]);
   const int minor = static_cast<unsigned char>(bytes[7]);
   if (major < 1 || major > 3 || minor != 0) {
-    throw InputError("npy: file '" + path + "' has format version " + std::to_string(major) +
-                     "." + std::to_string(minor) + "; supported: 1.0, 2.0, 3.0");
+    throw InputError("npy: file '" + path + "' has format version " + std::to_string(major) + "." +
+                     std::to_string(minor) + "; supported: 1.0, 2.0, 3.0");
   }
   const size_t width = major == 1 ? 2 : 4;
   if (bytes.size() < 8 + width) {
@@ -253,8 +255,9 @@ torch::Tensor read_npy(const std::string& path) {
   const uint64_t expected = count * dtype.itemsize;
   const uint64_t actual = bytes.size() - offset;
   if (actual != expected) {
-    throw InputError("npy: file '" + path + "' is " + (actual < expected ? "truncated" : "too long") +
-                     ": shape " + shape_repr(header.shape) + " of '" + header.descr + "' needs " +
+    throw InputError("npy: file '" + path + "' is " +
+                     (actual < expected ? "truncated" : "too long") + ": shape " +
+                     shape_repr(header.shape) + " of '" + header.descr + "' needs " +
                      std::to_string(expected) + " bytes of data, found " + std::to_string(actual));
   }
 
@@ -273,7 +276,8 @@ torch::Tensor read_npy(const std::string& path) {
 
 void write_npy(const std::string& path, const torch::Tensor& tensor) {
   require_little_endian_host(path);
-  if (!tensor.defined()) throw InputError("npy: cannot write an undefined tensor to '" + path + "'");
+  if (!tensor.defined())
+    throw InputError("npy: cannot write an undefined tensor to '" + path + "'");
   const Dtype* dtype = nullptr;
   for (const auto& d : supported_dtypes()) {
     if (d.type == tensor.scalar_type()) dtype = &d;

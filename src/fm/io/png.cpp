@@ -94,8 +94,9 @@ int64_t ceil_sqrt(int64_t n) {
 void check_images(const torch::Tensor& images, int64_t rows, int64_t cols, int64_t pad) {
   if (!images.defined() || images.dim() != 4 || (images.size(1) != 1 && images.size(1) != 3) ||
       images.size(0) == 0) {
-    throw InputError("png: tile_images needs images (N, C, H, W) with N >= 1 and C in {1, 3}, got " +
-                     (images.defined() ? c10::str(images.sizes()) : std::string("undefined")));
+    throw InputError(
+        "png: tile_images needs images (N, C, H, W) with N >= 1 and C in {1, 3}, got " +
+        (images.defined() ? c10::str(images.sizes()) : std::string("undefined")));
   }
   if (images.scalar_type() != torch::kUInt8) {
     throw InputError("png: tile_images needs uint8 images, got " +
@@ -144,7 +145,8 @@ Window common_window(const std::vector<torch::Tensor>& sets) {
     auto a = set.accessor<double, 2>();
     for (int64_t i = 0; i < set.size(0); ++i) {
       if (!std::isfinite(a[i][0]) || !std::isfinite(a[i][1])) continue;
-      for (int k = 0; k < 2; ++k) lo[k] = std::min(lo[k], a[i][k]), hi[k] = std::max(hi[k], a[i][k]);
+      for (int k = 0; k < 2; ++k)
+        lo[k] = std::min(lo[k], a[i][k]), hi[k] = std::max(hi[k], a[i][k]);
     }
   }
   Window w;
@@ -189,7 +191,8 @@ torch::Tensor points_2d(const torch::Tensor& t, const char* what) {
 
 torch::Tensor scatter_plot(const torch::Tensor& points, const torch::Tensor& reference,
                            int64_t size) {
-  if (size < 8) throw InputError("png: scatter_plot size=" + std::to_string(size) + " must be >= 8");
+  if (size < 8)
+    throw InputError("png: scatter_plot size=" + std::to_string(size) + " must be >= 8");
   std::vector<torch::Tensor> sets = {points_2d(points, "points")};
   if (reference.defined()) sets.push_back(points_2d(reference, "reference"));
   const Window window = common_window(sets);
