@@ -29,6 +29,11 @@ struct DivergenceOptions {
 // For "hutchinson", `probes` holds the fixed probes, shape (K, B, ...), and the
 // estimate is mean_k eps_k^T (dv/dx) eps_k. With create_graph the result stays
 // differentiable (for training through the likelihood); otherwise it is detached.
+// v must treat samples independently (no batch statistics): the exact estimator
+// takes one VJP per dimension for the whole batch at once. Grad mode is switched
+// on inside, so a caller's NoGradGuard is fine; c10::InferenceMode is not (its
+// tensors cannot enter autograd) and gives RuntimeError. Bad options or probe
+// shapes give InputError.
 torch::Tensor divergence(const Velocity& v, const torch::Tensor& x, const torch::Tensor& t,
                          const DivergenceOptions& options, const torch::Tensor& probes = {},
                          bool create_graph = false);
@@ -56,6 +61,9 @@ struct LikelihoodResult {
 
 // log p1(x_1) for a batch x1: (B, ...). The Hutchinson probes are drawn once
 // from `generator` and held fixed for the whole solve.
+// Like divergence(), this must not run under c10::InferenceMode (use NoGradGuard).
+// The augmented state is one (B, D + 1) tensor [x flattened, l], so the solver's
+// adaptive error norm covers the log-density as well as x.
 LikelihoodResult log_likelihood(const Velocity& v, const torch::Tensor& x1,
                                 const LikelihoodOptions& options, at::Generator& generator);
 

@@ -30,6 +30,7 @@ struct SolverOptions {
   // Fixed-step methods: exactly `steps` uniform steps of size (t1 - t0) / steps,
   // so NFE = steps x stages. step_size > 0 may be given instead; if both are
   // given they must agree (|t1 - t0| / step_size == steps), else InputError.
+  // A step_size alone must divide |t1 - t0| into whole steps (to 1e-6 relative).
   int64_t steps = 0;
   double step_size = 0.0;
   // dopri5: per-element tolerance atol + rtol * max(|x_n|, |x_{n+1}|), RMS norm
@@ -54,7 +55,8 @@ struct SolveResult {
 // a trajectory). The state must not be modified.
 using StepObserver = std::function<void(double t, const torch::Tensor& x)>;
 
-// Integrates from options.t0 to options.t1 starting at x0.
+// Integrates from options.t0 to options.t1 starting at x0; t0 == t1 returns x0
+// without evaluating f. The solver uses no autograd itself: f decides.
 // Throws InputError for bad options (unknown method, steps < 1, steps and
 // step_size disagreeing) and RuntimeError naming t for a non-finite state,
 // a dopri5 step size underflow or exceeding max_steps.
