@@ -1,0 +1,105 @@
+#include "common/program.h"
+
+#include <spdlog/spdlog.h>
+#include <torch/torch.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <thread>
+
+#include "fm/common/error.h"
+#include "fm/config/load.h"
+
+namespace fm::app {
+namespace {
+
+// The shared library that provides BLAS in this process, from /proc/self/maps.
+std::string loaded_blas() {
+  std::ifstream maps("/proc/self/maps");
+  std::string line;
+  while (std::getline(maps, line)) {
+    auto slash = line.find('/');
+    if (slash == std::string::npos) continue;
+    std::string path = line.substr(slash);
+    auto name = std::filesystem::path(path).filename().string();
+    if (name.rfind("libblas.so", 0) == 0 || name.rfind("libopenblas", 0) == 0 ||
+        name.rfind("libmkl", 0) == 0 || name.rfind("libblis", 0) == 0) {
+      std::error_code ec;
+      auto real = std::filesystem::canonical(path, ec);
+      return ec ? path : real.string();
+    }
+  }
+  return "";
+}
+
+}  // namespace
+
+void add_common_flags(CLI::App& app, CommonFlags& flags) {
+  app.add_option("--set", flags.overrides, "Override a config key: --set train.lr=3e-4")
+      ->type_name("KEY=VALUE")
+      ->allow_extra_args(false);
+  app.add_option("--threads", flags.threads, "Intra-op threads (default: all cores)")
+      ->check(CLI::NonNegativeNumber);
+  app.add_option("--device", flags.device, "cpu or cuda (default: the config's device)")
+      ->check(CLI::IsMember({"cpu", "cuda"}));
+  app.add_option("--log-level", flags.log_level, "trace, debug, info, warn or error")
+      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}))
+      ->capture_default_str();
+}
+
+void set_up_runtime(const std::string& program, const CommonFlags& flags) {
+  spdlog::set_pattern("[%H:%M:%S] %^%l%$ %v");
+  spdlog::set_level(spdlog::level::from_str(flags.log_level));
+
+  int wanted = flags.threads > 0 ? flags.threads
+                                 : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  torch::set_num_threads(wanted);
+  int got = torch::get_num_threads();
+  if (got != wanted) spdlog::warn("asked for {} threads, LibTorch uses {}", wanted, got);
+
+  std::string blas = loaded_blas();
+  spdlog::info("{} | LibTorch {} | {} threads | BLAS {}", program, TORCH_VERSION, got,
+               blas.empty() ? "not loaded yet" : blas);
+  if (blas.find("/blas/libblas") != std::string::npos) {
+    spdlog::warn("the reference BLAS is active (20-30x slower matrix products); install "
+                 "libopenblas0-openmp (scripts/setup.sh does)");
+  }
+}
+
+void apply_common_overrides(nlohmann::json& config, const CommonFlags& flags) {
+  for (const auto& o : flags.overrides) apply_override(config, o);
+  if (!flags.device.empty()) config["device"] = flags.device;
+}
+
+int run_program(CLI::App& app, int argc, char** argv, const std::function<void()>& body) {
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    int code = app.exit(e);
+    return code == 0 ? 0 : 2;
+  }
+  try {
+    body();
+    return 0;
+  } catch (const InputError& e) {
+    std::cerr << app.get_name() << ": error: " << e.what() << "\n";
+    return 2;
+  } catch (const c10::Error& e) {
+    std::cerr << app.get_name() << ": error: " << e.what_without_backtrace() << "\n";
+    return 1;
+  } catch (const std::exception& e) {
+    std::cerr << app.get_name() << ": error: " << e.what() << "\n";
+    return 1;
+  }
+}
+
+std::string extension_of(const std::string& path) {
+  auto ext = std::filesystem::path(path).extension().string();
+  if (!ext.empty()) ext = ext.substr(1);
+  std::transform(ext.begin(), ext.end(), ext.begin(), ::tolower);
+  return ext;
+}
+
+}  // namespace fm::app

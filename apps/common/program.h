@@ -1,0 +1,39 @@
+// What the four programs share: common flags, logging and thread set-up, the
+// BLAS report, and the mapping from exceptions to exit codes.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+#include <functional>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+namespace fm::app {
+
+struct CommonFlags {
+  std::vector<std::string> overrides;  // --set key.path=value, in order
+  int threads = 0;                     // --threads; 0 = all cores
+  std::string device;                  // --device cpu|cuda; empty = the config's
+  std::string log_level = "info";      // --log-level
+};
+
+// Adds --set, --threads, --device and --log-level to `app`.
+void add_common_flags(CLI::App& app, CommonFlags& flags);
+
+// Applies the log level and thread count, then logs the LibTorch version,
+// threads and BLAS in use (warning when the reference BLAS is loaded).
+void set_up_runtime(const std::string& program, const CommonFlags& flags);
+
+// Applies --set overrides and --device to a config.
+void apply_common_overrides(nlohmann::json& config, const CommonFlags& flags);
+
+// Parses argv with `app`, then runs `body`. Exit codes: 0 success (and --help),
+// 2 bad usage, bad config or bad input (CLI errors, fm::InputError), 1 any other
+// failure. Errors print as "<program>: error: <message>" on stderr.
+int run_program(CLI::App& app, int argc, char** argv, const std::function<void()>& body);
+
+// The output path's extension, lower-case, without the dot ("" if none).
+std::string extension_of(const std::string& path);
+
+}  // namespace fm::app

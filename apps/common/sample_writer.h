@@ -1,0 +1,47 @@
+// Writing samples in the data's own space: tables and toy data as .npy/.csv
+// (standardisation undone) or a 2-D scatter .png; images as .npy (model-space
+// floats) or a .png grid.
+#pragma once
+
+#include <torch/torch.h>
+
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "fm/data/dataset.h"
+#include "fm/train/checkpoint.h"
+
+namespace fm::app {
+
+// Throws InputError unless `path` ends in .npy, .csv or .png.
+void check_sample_extension(const std::string& path);
+
+// "<dir>/<stem>.trajectory.npy" for an output path.
+std::string trajectory_path(const std::string& out);
+
+// Sets solver keys of a "sample" or "eval" section from command-line flags
+// (empty / 0 = not given). Choosing an adaptive solver drops a stored step
+// count and step size.
+void apply_solver_flags(nlohmann::json& section, const std::string& solver, int64_t steps,
+                        double step_size, double rtol, double atol);
+
+class SampleWriter {
+ public:
+  SampleWriter(const CheckpointMeta& meta, Dataset& dataset, int64_t grid_rows,
+               int64_t grid_cols);
+
+  // x: (N, ...) model-space samples.
+  void write(const std::string& path, const torch::Tensor& x);
+  // trajectory: (S + 1, N, ...) model-space states, written as .npy in data space.
+  void write_trajectory(const std::string& path, const torch::Tensor& trajectory);
+
+ private:
+  torch::Tensor to_data_space(const torch::Tensor& x) const;
+  torch::Tensor render_png(const torch::Tensor& x);
+
+  const CheckpointMeta& meta_;
+  Dataset& dataset_;
+  int64_t grid_rows_, grid_cols_;
+};
+
+}  // namespace fm::app

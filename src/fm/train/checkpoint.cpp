@@ -1,0 +1,112 @@
+#include "fm/train/checkpoint.h"
+
+#include <fstream>
+
+#include "fm/common/error.h"
+#include "fm/io/atomic_file.h"
+
+namespace fm {
+namespace {
+
+nlohmann::json meta_to_json(const CheckpointMeta& m) {
+  return {{"format_version", kCheckpointFormatVersion},
+          {"config", m.config},
+          {"step", m.step},
+          {"example_shape", m.example_shape},
+          {"standardizer", m.standardizer.to_json()},
+          {"best_val_loss", std::isfinite(m.best_val_loss) ? nlohmann::json(m.best_val_loss)
+                                                           : nlohmann::json(nullptr)},
+          {"has_ema", m.has_ema}};
+}
+
+CheckpointMeta meta_from_json(const nlohmann::json& j, const std::string& path) {
+  auto version = j.value("format_version", int64_t{-1});
+  if (version != kCheckpointFormatVersion) {
+    throw InputError("checkpoint '" + path + "': format version " + std::to_string(version) +
+                     " is not supported (this build reads version " +
+                     std::to_string(kCheckpointFormatVersion) + ")");
+  }
+  CheckpointMeta m;
+  m.config = j.at("config");
+  m.step = j.at("step").get<int64_t>();
+  m.example_shape = j.at("example_shape").get<std::vector<int64_t>>();
+  m.standardizer = Standardizer::from_json(j.at("standardizer"));
+  m.best_val_loss = j.at("best_val_loss").is_null() ? INFINITY : j.at("best_val_loss").get<double>();
+  m.has_ema = j.at("has_ema").get<bool>();
+  return m;
+}
+
+torch::serialize::InputArchive open_archive(const std::string& path) {
+  torch::serialize::InputArchive archive;
+  std::ifstream probe(path, std::ios::binary);
+  if (!probe) throw InputError("checkpoint '" + path + "': cannot read file");
+  try {
+    archive.load_from(path);
+  } catch (const c10::Error& e) {
+    throw InputError("checkpoint '" + path + "' is not a flowmatch checkpoint (" +
+                     std::string(e.what_without_backtrace()) + ")");
+  }
+  return archive;
+}
+
+}  // namespace
+
+void save_checkpoint(const std::string& path, const CheckpointState& state) {
+  torch::serialize::OutputArchive archive;
+  archive.write("meta", c10::IValue(meta_to_json(state.meta).dump()));
+
+  torch::serialize::OutputArchive model_archive;
+  state.model->save(model_archive);
+  archive.write("model", model_archive);
+  if (state.ema) {
+    torch::serialize::OutputArchive ema_archive;
+    state.ema->save(ema_archive);
+    archive.write("ema", ema_archive);
+  }
+  if (state.optimizer) {
+    torch::serialize::OutputArchive optimizer_archive;
+    state.optimizer->save(optimizer_archive);
+    archive.write("optimizer", optimizer_archive);
+  }
+  if (state.generator_state.defined()) archive.write("generator", state.generator_state);
+
+  write_atomically(path, [&](const std::string& tmp) { archive.save_to(tmp); });
+}
+
+CheckpointMeta read_checkpoint_meta(const std::string& path) {
+  auto archive = open_archive(path);
+  c10::IValue meta;
+  if (!archive.try_read("meta", meta) || !meta.isString()) {
+    throw InputError("checkpoint '" + path + "' has no flowmatch metadata");
+  }
+  try {
+    return meta_from_json(nlohmann::json::parse(meta.toStringRef()), path);
+  } catch (const nlohmann::json::exception& e) {
+    throw InputError("checkpoint '" + path + "': corrupt metadata (" + e.what() + ")");
+  }
+}
+
+void load_checkpoint(const std::string& path, CheckpointState& state) {
+  auto archive = open_archive(path);
+  try {
+    torch::serialize::InputArchive model_archive;
+    archive.read("model", model_archive);
+    state.model->load(model_archive);
+    if (state.ema) {
+      torch::serialize::InputArchive ema_archive;
+      archive.read("ema", ema_archive);
+      state.ema->load(ema_archive);
+    }
+    if (state.optimizer) {
+      torch::serialize::InputArchive optimizer_archive;
+      archive.read("optimizer", optimizer_archive);
+      state.optimizer->load(optimizer_archive);
+    }
+    archive.try_read("generator", state.generator_state);
+  } catch (const c10::Error& e) {
+    throw InputError("checkpoint '" + path + "' does not match the network or optimizer (" +
+                     std::string(e.what_without_backtrace()) + ")");
+  }
+}
+
+}  // namespace fm

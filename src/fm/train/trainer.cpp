@@ -1,0 +1,278 @@
+#include "fm/train/trainer.h"
+
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+
+#include "fm/common/error.h"
+#include "fm/common/random.h"
+#include "fm/io/atomic_file.h"
+#include "fm/paths/path.h"
+#include "fm/train/checkpoint.h"
+#include "fm/train/ema.h"
+#include "fm/train/metrics_log.h"
+#include "fm/train/model_builder.h"
+#include "fm/train/schedule.h"
+
+namespace fm {
+namespace fs = std::filesystem;
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double seconds_since(Clock::time_point start) {
+  return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+std::unique_ptr<torch::optim::Optimizer> make_optimizer(const OptimizerOptions& o,
+                                                        std::vector<torch::Tensor> params) {
+  if (o.type == "adamw") {
+    return std::make_unique<torch::optim::AdamW>(
+        params, torch::optim::AdamWOptions(o.lr)
+                    .betas({o.beta1, o.beta2})
+                    .eps(o.eps)
+                    .weight_decay(o.weight_decay));
+  }
+  return std::make_unique<torch::optim::Adam>(params, torch::optim::AdamOptions(o.lr)
+                                                          .betas({o.beta1, o.beta2})
+                                                          .eps(o.eps)
+                                                          .weight_decay(o.weight_decay));
+}
+
+void set_learning_rate(torch::optim::Optimizer& optimizer, double lr) {
+  for (auto& group : optimizer.param_groups()) group.options().set_lr(lr);
+}
+
+// The first config key (dotted) where a and b differ, ignoring train.steps.
+std::string first_difference(const nlohmann::json& a, const nlohmann::json& b,
+                             const std::string& prefix = "") {
+  if (a.is_object() && b.is_object()) {
+    for (const auto& item : a.items()) {
+      std::string key = prefix.empty() ? item.key() : prefix + "." + item.key();
+      if (key == "train.steps") continue;
+      if (!b.contains(item.key())) return key;
+      auto d = first_difference(item.value(), b[item.key()], key);
+      if (!d.empty()) return d;
+    }
+    for (const auto& item : b.items()) {
+      if (!a.contains(item.key())) return prefix.empty() ? item.key() : prefix + "." + item.key();
+    }
+    return "";
+  }
+  return a == b ? "" : (prefix.empty() ? "<root>" : prefix);
+}
+
+std::string format_duration(double seconds) {
+  auto s = static_cast<int64_t>(seconds + 0.5);
+  char buffer[32];
+  std::snprintf(buffer, sizeof buffer, "%d:%02d:%02d", static_cast<int>(s / 3600),
+                static_cast<int>(s / 60 % 60), static_cast<int>(s % 60));
+  return buffer;
+}
+
+}  // namespace
+
+struct Trainer::State {
+  RunOptions options;
+  Dataset& dataset;
+  std::string out_dir;
+  bool resume;
+  torch::Device device = torch::kCPU;
+  VelocityModelPtr model;
+  std::unique_ptr<WeightEma> ema;
+  std::unique_ptr<torch::optim::Optimizer> optimizer;
+  at::Generator generator;
+  int64_t step = 0;
+  double best_val_loss = INFINITY;
+  // Fixed validation batch: x_1, x_0, t drawn once so losses compare across steps.
+  torch::Tensor val_x1, val_x0, val_t;
+
+  State(RunOptions o, Dataset& d, std::string dir, bool r)
+      : options(std::move(o)), dataset(d), out_dir(std::move(dir)), resume(r),
+        generator(make_generator(derive_seed(options.seed, kTrainStream))) {}
+
+  std::string checkpoint_path(const std::string& name) const {
+    return (fs::path(out_dir) / "checkpoints" / (name + ".pt")).string();
+  }
+  VelocityModel& eval_model() { return ema ? *ema->shadow() : *model; }
+
+  void build();
+  void restore();
+  void prepare_validation();
+  double train_step(double lr, double* grad_norm);
+  double validation_loss();
+  void save(const std::string& name);
+};
+
+void Trainer::State::build() {
+  device = run_device(options);
+  model = build_velocity_model(options, dataset.example_shape());
+  if (options.train.ema_decay > 0) {
+    ema = std::make_unique<WeightEma>(
+        *model, build_velocity_model(options, dataset.example_shape()), options.train.ema_decay);
+  }
+  optimizer = make_optimizer(options.train.optimizer, model->parameters());
+  spdlog::info("model: {}", model->describe());
+}
+
+void Trainer::State::restore() {
+  auto path = checkpoint_path("latest");
+  auto meta = read_checkpoint_meta(path);
+  auto difference = first_difference(meta.config, options.resolved);
+  if (!difference.empty()) {
+    throw InputError("--resume: config key '" + difference + "' differs from the one in '" + path +
+                     "'; only train.steps may change when resuming");
+  }
+  CheckpointState state{meta, model.get(), ema ? ema->shadow().get() : nullptr, optimizer.get(),
+                        torch::Tensor()};
+  load_checkpoint(path, state);
+  if (state.generator_state.defined()) generator.set_state(state.generator_state);
+  step = meta.step;
+  best_val_loss = meta.best_val_loss;
+  spdlog::info("resumed from {} at step {}", path, step);
+}
+
+void Trainer::State::prepare_validation() {
+  int64_t n = std::min(options.train.val_size, dataset.split_size("val"));
+  if (options.train.val_every == 0 || n == 0) return;
+  auto val_generator = make_generator(derive_seed(options.seed, kValidationStream));
+  auto rows = dataset.split_rows("val", 0, n);
+  if (dataset.kind() == DataKind::kImage) {
+    auto noise = torch::rand(rows.sizes(), val_generator, torch::kFloat32);
+    rows = dequantize(rows, noise, dataset.image_transform()).x.to(torch::kFloat32);
+  }
+  val_x1 = rows.to(device);
+  val_x0 = torch::randn(rows.sizes(), val_generator, torch::kFloat32).to(device);
+  val_t = torch::rand({n}, val_generator, torch::kFloat32).to(device);
+}
+
+double Trainer::State::train_step(double lr, double* grad_norm) {
+  // Draw the batch: data, source, times — always in this order from one generator.
+  auto x1 = dataset.sample_train(options.train.batch_size, generator);
+  auto x0 = torch::randn(x1.sizes(), generator, torch::kFloat32);
+  auto t = torch::rand({x1.size(0)}, generator, torch::kFloat32);
+  x0 = couple(options.path, x0, x1);
+  auto sample = sample_path(options.path, x0, x1, t, generator);
+
+  // Regress the network on the conditional target.
+  set_learning_rate(*optimizer, lr);
+  optimizer->zero_grad();
+  auto v = model->forward(sample.x_t.to(device), t.to(device));
+  auto loss = flow_matching_loss(v, sample.u_t.to(device));
+  loss.backward();
+  double max_norm = options.train.grad_clip > 0 ? options.train.grad_clip : INFINITY;
+  *grad_norm = torch::nn::utils::clip_grad_norm_(model->parameters(), max_norm);
+  optimizer->step();
+  if (ema) ema->update(step);
+  return loss.item<double>();
+}
+
+double Trainer::State::validation_loss() {
+  torch::NoGradGuard no_grad;
+  auto& net = eval_model();
+  net.eval();
+  // Path noise (icfm, otcfm) from a fixed stream: the loss must not depend on
+  // when it is computed, and must not advance the training generator.
+  auto noise = make_generator(derive_seed(options.seed, kValidationStream) + 1);
+  auto sample = sample_path(options.path, val_x0, val_x1, val_t, noise);
+  double loss = flow_matching_loss(net.forward(sample.x_t, val_t), sample.u_t).item<double>();
+  net.train();
+  return loss;
+}
+
+void Trainer::State::save(const std::string& name) {
+  CheckpointState state;
+  state.meta.config = options.resolved;
+  state.meta.step = step;
+  state.meta.example_shape = dataset.example_shape();
+  state.meta.standardizer = dataset.standardizer();
+  state.meta.best_val_loss = best_val_loss;
+  state.meta.has_ema = static_cast<bool>(ema);
+  state.model = model.get();
+  state.ema = ema ? ema->shadow().get() : nullptr;
+  state.optimizer = optimizer.get();
+  state.generator_state = generator.get_state();
+  save_checkpoint(checkpoint_path(name), state);
+}
+
+Trainer::Trainer(RunOptions options, Dataset& dataset, std::string out_dir, bool resume)
+    : state_(std::make_unique<State>(std::move(options), dataset, std::move(out_dir), resume)) {}
+
+Trainer::~Trainer() = default;
+
+TrainSummary Trainer::run() {
+  State& s = *state_;
+  const auto& train = s.options.train;
+  fs::create_directories(fs::path(s.out_dir) / "checkpoints");
+  write_text_atomically((fs::path(s.out_dir) / "config.json").string(),
+                        s.options.resolved.dump(2) + "\n");
+  s.build();
+  if (s.resume) s.restore();
+  s.prepare_validation();
+  MetricsLog metrics((fs::path(s.out_dir) / "metrics.jsonl").string(), s.resume ? s.step : 0);
+
+  TrainSummary summary;
+  auto start = Clock::now();
+  int64_t first_step = s.step, interval_steps = 0;
+  double interval_loss = 0.0, grad_norm = 0.0, lr = 0.0;
+  spdlog::info("training {} steps (from step {}), batch {}, out {}", train.steps, s.step,
+               train.batch_size, s.out_dir);
+
+  while (s.step < train.steps) {
+    // Optimisation step.
+    lr = learning_rate_at(train.schedule, train.optimizer.lr, s.step, train.steps);
+    double loss = s.train_step(lr, &grad_norm);
+    if (!std::isfinite(loss)) {
+      throw RuntimeError("train: loss is " + std::to_string(loss) + " at step " +
+                         std::to_string(s.step + 1) + " (try a lower train.optimizer.lr or "
+                         "set train.grad_clip)");
+    }
+    ++s.step, ++interval_steps;
+    interval_loss += loss;
+    bool last = s.step == train.steps;
+
+    // Log: one line and one metrics row per interval.
+    if (s.step % train.log_every == 0 || last) {
+      double elapsed = seconds_since(start), per_second = (s.step - first_step) / elapsed;
+      double mean_loss = interval_loss / interval_steps;
+      nlohmann::json row = {{"step", s.step}, {"loss", mean_loss}, {"lr", lr},
+                            {"grad_norm", grad_norm}, {"seconds", elapsed}};
+      bool validate = train.val_every > 0 && s.val_x1.defined() &&
+                      (s.step % train.val_every == 0 || last);
+      if (validate) {
+        double val = s.validation_loss();
+        row["val_loss"] = val;
+        if (val < s.best_val_loss) {
+          s.best_val_loss = val;
+          s.save("best");
+        }
+      }
+      metrics.append(row);
+      spdlog::info("step {}/{} loss {:.4f}{} lr {:.2e} grad {:.3f} | {:.1f} steps/s | ETA {}",
+                   s.step, train.steps, mean_loss,
+                   validate ? fmt::format(" val {:.4f}", row["val_loss"].get<double>()) : "",
+                   lr, grad_norm, per_second,
+                   format_duration((train.steps - s.step) / std::max(per_second, 1e-9)));
+      summary.last_loss = mean_loss;
+      interval_loss = 0.0, interval_steps = 0;
+    }
+
+    // Checkpoint.
+    if (s.step % train.checkpoint_every == 0 || last) s.save("latest");
+  }
+
+  // Without validation, "best" is the final weights.
+  if (!s.val_x1.defined() || !fs::exists(s.checkpoint_path("best"))) s.save("best");
+  summary.steps = s.step;
+  summary.best_val_loss = std::isfinite(s.best_val_loss) ? s.best_val_loss : NAN;
+  summary.seconds = seconds_since(start);
+  summary.latest_checkpoint = s.checkpoint_path("latest");
+  summary.best_checkpoint = s.checkpoint_path("best");
+  return summary;
+}
+
+}  // namespace fm
