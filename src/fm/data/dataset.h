@@ -33,7 +33,9 @@ class Dataset {
   // dequantisation noise), so the data order is fully determined by its state.
   virtual torch::Tensor sample_train(int64_t batch, at::Generator& generator) = 0;
 
-  // Number of rows in "train", "val" or "test" (toy data: the configured n).
+  // Number of rows in "train", "val" or "test" (toy data: the configured n;
+  // toy "train" is an endless stream: 0 rows, and split_rows("train") throws).
+  // Images: "val" is the last data.val_count training images (default 0).
   virtual int64_t split_size(const std::string& split) const = 0;
 
   // Rows [begin, end) of an evaluation split. Toy and table data: model space,

@@ -14,8 +14,11 @@ class Standardizer {
   Standardizer() = default;  // identity
   Standardizer(torch::Tensor mean, torch::Tensor std);
 
-  // Fits on x: (N, D). A column with zero variance throws InputError naming the
-  // column (its density is degenerate: no finite NLL exists).
+  // Fits on x: (N, D), N >= 2, with the population std (ddof 0, numpy's
+  // default). A column whose std is 0 (below 1e-12 of max(1, |mean|)) throws
+  // InputError naming `what` and the 0-based column: its density is
+  // degenerate, no finite NLL exists. transform/inverse compute in float64 and
+  // return x's floating dtype.
   static Standardizer fit(const torch::Tensor& x, const std::string& what);
 
   bool is_identity() const { return !mean_.defined(); }

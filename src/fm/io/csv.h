@@ -13,8 +13,9 @@ struct CsvTable {
   std::vector<std::string> header;   // column names; empty if the file has none
 };
 
-// Reads a comma-separated numeric table. A first row that is not numeric is
-// taken as the header. Empty, non-numeric, NaN or infinite cells and ragged
+// Reads a comma-separated numeric table. A first row none of whose cells reads
+// as a number is taken as the header (surrounding double quotes are dropped;
+// quoted commas are not supported). Blank lines at the end are ignored. Empty, non-numeric, NaN or infinite cells and ragged
 // rows throw InputError naming file, 1-based line and column.
 CsvTable read_csv(const std::string& path);
 
