@@ -84,7 +84,9 @@ def versions():
         bottleneck_version = bottleneck.__version__
     except ImportError:
         bottleneck_version = None
-    return {"numpy": np.__version__, "pandas": pd.__version__, "bottleneck": bottleneck_version}
+    from pandas.core import nanops
+    return {"numpy": np.__version__, "pandas": pd.__version__, "bottleneck": bottleneck_version,
+            "pandas_uses_bottleneck": bool(nanops._USE_BOTTLENECK)}
 
 
 def check_frame(frame, path, expect_rows):
