@@ -238,6 +238,15 @@ TEST(LoadPower, ThrowsInputErrorWhenTableIsFloat32) {
   EXPECT_NE(message.find("float64"), std::string::npos) << message;
 }
 
+TEST(LoadPower, ThrowsInputErrorWhenTooFewRowsToSplit) {
+  const fs::path root = scratch_dir("power_rows");
+  fs::create_directories(root / "power");
+  write_npy((root / "power" / "data.npy").string(), torch::rand({10, 8}, torch::kFloat64));
+  const std::string message = input_error_message([&] { load_power(root.string()); });
+  EXPECT_NE(message.find("has 10 rows"), std::string::npos) << message;
+  EXPECT_NE(message.find("at least 11"), std::string::npos) << message;
+}
+
 // ------------------------------------------------------------------------ GAS
 
 class LoadGasGolden : public testing::TestWithParam<std::string> {};
@@ -344,6 +353,17 @@ TEST(LoadGas, ThrowsInputErrorNamingRowWhenValueIsNotFinite) {
   const std::string message = input_error_message([&] { load_gas(root.string()); });
   EXPECT_NE(message.find("row 123"), std::string::npos) << message;
   EXPECT_NE(message.find("'S5'"), std::string::npos) << message;
+}
+
+TEST(LoadGas, ThrowsInputErrorNamingColumnWhenItIsConstant) {
+  const fs::path root = gas_copy("gas_constant");
+  const fs::path path = root / "gas" / "ethylene_CO.npy";
+  torch::Tensor table = read_npy(path.string());
+  table.select(1, 18).fill_(3.5);  // S16: correlations NaN, so it survives to normalisation
+  write_npy(path.string(), table);
+  const std::string message = input_error_message([&] { load_gas(root.string()); });
+  EXPECT_NE(message.find("'S16'"), std::string::npos) << message;
+  EXPECT_NE(message.find("constant"), std::string::npos) << message;
 }
 
 // ---------------------------------------------------------------- full scale

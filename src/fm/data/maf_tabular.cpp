@@ -55,7 +55,7 @@ void require_splittable(const std::string& component, const std::string& path, i
   const SplitSizes sizes = maf_split_sizes(n);
   if (sizes.test < 1 || sizes.val < 1 || sizes.train < 2) {
     throw InputError(component + ": '" + path + "' has " + std::to_string(n) +
-                     " rows; the 10%/10% split needs at least 12");
+                     " rows; the 10%/10% split needs at least 11");
   }
 }
 
