@@ -204,7 +204,7 @@ Trainer::Trainer(RunOptions options, Dataset& dataset, std::string out_dir, bool
 
 Trainer::~Trainer() = default;
 
-TrainSummary Trainer::run() {
+TrainSummary Trainer::run(int64_t stop_after_step) {
   State& s = *state_;
   const auto& train = s.options.train;
   fs::create_directories(fs::path(s.out_dir) / "checkpoints");
@@ -262,7 +262,9 @@ TrainSummary Trainer::run() {
     }
 
     // Checkpoint.
-    if (s.step % train.checkpoint_every == 0 || last) s.save("latest");
+    bool stop = s.step == stop_after_step;
+    if (s.step % train.checkpoint_every == 0 || last || stop) s.save("latest");
+    if (stop) break;
   }
 
   // Without validation, "best" is the final weights.

@@ -34,7 +34,10 @@ class Trainer {
   Trainer(RunOptions options, Dataset& dataset, std::string out_dir, bool resume);
   ~Trainer();
 
-  TrainSummary run();
+  // Trains to train.steps. A positive `stop_after_step` ends the run early after
+  // that step (with a checkpoint), as an interruption would; resuming then
+  // continues exactly.
+  TrainSummary run(int64_t stop_after_step = 0);
 
  private:
   struct State;
