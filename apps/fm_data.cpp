@@ -14,6 +14,7 @@ int main(int argc, char** argv) {
   CLI::App app{"Prepare datasets: write preprocessed splits as .npy.", "fm-data"};
   app.require_subcommand(1);
   auto* prepare = app.add_subcommand("prepare", "Preprocess POWER or GAS as MAF does");
+  prepare->fallthrough();  // common flags may follow the subcommand
   std::string dataset, root = "data", out;
   prepare->add_option("--dataset", dataset, "power or gas")
       ->required()

@@ -26,6 +26,7 @@ struct DataConfig {
   ToyOptions toy;
   TableOptions table;
   ImageOptions image;
+  MafOptions maf;
   nlohmann::json resolved;
 };
 
@@ -45,10 +46,7 @@ DataConfig read_data_config(const nlohmann::json& data) {
   } else if (config.type == "mnist" || config.type == "fashion-mnist") {
     config.image = read_image_options(config.type, section);
   } else {
-    // NOTE: "power" and "gas" are valid names, but their loaders (maf_tabular.h)
-    // are not wired into the factory yet.
-    throw InputError("config: key 'data.type' = \"" + config.type +
-                     "\" is not available from make_dataset yet; use load_power/load_gas");
+    config.maf = read_maf_options(config.type, section);
   }
   section.finish();
   config.resolved = section.resolved();
@@ -74,6 +72,7 @@ std::unique_ptr<Dataset> make_dataset(const nlohmann::json& data, uint64_t seed)
   const DataConfig config = read_data_config(data);
   if (is_toy(config.type)) return make_toy_dataset(config.toy, seed);
   if (config.type == "table") return make_table_dataset(config.table);
+  if (config.type == "power" || config.type == "gas") return make_maf_dataset(config.maf);
   return make_image_dataset(config.image);
 }
 

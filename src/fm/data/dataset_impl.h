@@ -43,13 +43,20 @@ struct ImageOptions {
   int64_t val_count = 0;  // the last val_count training images form "val"
 };
 
+struct MafOptions {
+  std::string type;         // "power" or "gas"
+  std::string root = "data";  // folder holding power/ and gas/ (scripts/fetch-tabular-data.sh)
+};
+
 ToyOptions read_toy_options(const std::string& type, ConfigSection& section);
 TableOptions read_table_options(ConfigSection& section);
 ImageOptions read_image_options(const std::string& type, ConfigSection& section);
+MafOptions read_maf_options(const std::string& type, ConfigSection& section);
 
 std::unique_ptr<Dataset> make_toy_dataset(const ToyOptions& options, uint64_t seed);
 std::unique_ptr<Dataset> make_table_dataset(const TableOptions& options);
 std::unique_ptr<Dataset> make_image_dataset(const ImageOptions& options);
+std::unique_ptr<Dataset> make_maf_dataset(const MafOptions& options);
 
 // Checks a split name and a row range against the split's size; InputError
 // names the dataset, the split and the range otherwise.
