@@ -1,0 +1,184 @@
+// The programs as a user runs them: exit codes (0 success, 1 runtime failure,
+// 2 bad usage or input), messages that name the file or key at fault, and no
+// partial output left behind by a failure.
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "fm/io/npy.h"
+
+namespace {
+
+namespace fs = std::filesystem;
+using json = nlohmann::json;
+
+struct Run {
+  int code;
+  std::string output;  // stdout and stderr together
+};
+
+Run run(const std::string& program, const std::string& args) {
+  // CTest runs tests of this file in parallel processes: keep their files apart.
+  auto log = fs::path(FM_BINARY_DIR) / ("programs_test." + std::to_string(getpid()) + ".log");
+  std::string command = std::string(FM_BINARY_DIR) + "/" + program + " " + args +
+                        " --threads 1 > " + log.string() + " 2>&1";
+  int status = std::system(command.c_str());
+  std::ifstream in(log);
+  std::stringstream text;
+  text << in.rdbuf();
+  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, text.str()};
+}
+
+std::string scratch(const std::string& name) {
+  auto dir = fs::path(FM_BINARY_DIR) / "programs_test" / (name + "." + std::to_string(getpid()));
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  return dir.string();
+}
+
+std::string write_config(const std::string& dir, const json& config) {
+  auto path = dir + "/config.json";
+  std::ofstream(path) << config.dump(2);
+  return path;
+}
+
+json tiny_moons() {
+  return {{"name", "tiny"},
+          {"data", {{"type", "moons"}, {"n_val", 128}, {"n_test", 128}}},
+          {"model", {{"type", "mlp"}, {"hidden", 32}, {"depth", 2}}},
+          {"train", {{"steps", 30}, {"batch_size", 64}, {"log_every", 10}, {"val_every", 10}}},
+          {"eval", {{"solver", "rk4"}, {"steps", 10}}}};
+}
+
+// One trained model shared by the tests below.
+const std::string& trained_checkpoint() {
+  static const std::string checkpoint = [] {
+    auto dir = scratch("trained");
+    auto result = run("fm-train", "--config " + write_config(dir, tiny_moons()) + " --out " + dir);
+    EXPECT_EQ(result.code, 0) << result.output;
+    return dir + "/checkpoints/latest.pt";
+  }();
+  return checkpoint;
+}
+
+bool has_temporary_files(const std::string& dir) {
+  for (auto& entry : fs::recursive_directory_iterator(dir)) {
+    if (entry.path().filename().string().find(".tmp") != std::string::npos) return true;
+  }
+  return false;
+}
+
+TEST(Programs, TrainSampleEvalSucceedEndToEnd) {
+  const auto& checkpoint = trained_checkpoint();
+  auto dir = scratch("end_to_end");
+  auto sample = run("fm-sample", "--checkpoint " + checkpoint + " --num 300 --solver euler "
+                    "--steps 20 --out " + dir + "/s.npy --trajectory");
+  ASSERT_EQ(sample.code, 0) << sample.output;
+  auto x = fm::read_npy(dir + "/s.npy");
+  EXPECT_EQ(x.sizes(), (std::vector<int64_t>{300, 2}));
+  auto path = fm::read_npy(dir + "/s.trajectory.npy");
+  EXPECT_EQ(path.sizes(), (std::vector<int64_t>{21, 300, 2}));  // x_0 and 20 steps
+  EXPECT_TRUE(torch::allclose(path[20], x));
+  EXPECT_TRUE(fs::exists(dir + "/s.npy.config.json"));
+
+  auto eval = run("fm-eval", "--checkpoint " + checkpoint + " --json " + dir + "/e.json");
+  ASSERT_EQ(eval.code, 0) << eval.output;
+  std::ifstream in(dir + "/e.json");
+  json report = json::parse(in);
+  for (const char* key : {"dataset", "split", "n", "nll_nats", "nll_stderr", "estimator",
+                          "solver", "nfe", "seconds"}) {
+    EXPECT_TRUE(report.contains(key)) << key;
+  }
+  EXPECT_EQ(report["n"], 128);
+  EXPECT_EQ(report["nfe"], 40);  // rk4, 10 steps
+  EXPECT_TRUE(std::isfinite(report["nll_nats"].get<double>()));
+}
+
+TEST(Programs, SameSeedGivesIdenticalSamples) {
+  const auto& checkpoint = trained_checkpoint();
+  auto dir = scratch("seeds");
+  for (const char* name : {"a", "b"}) {
+    auto r = run("fm-sample", "--checkpoint " + checkpoint + " --num 50 --seed 7 --out " + dir +
+                                  "/" + name + ".npy");
+    ASSERT_EQ(r.code, 0) << r.output;
+  }
+  EXPECT_TRUE(torch::equal(fm::read_npy(dir + "/a.npy"), fm::read_npy(dir + "/b.npy")));
+}
+
+TEST(Programs, CsvAndPngOutputs) {
+  const auto& checkpoint = trained_checkpoint();
+  auto dir = scratch("formats");
+  EXPECT_EQ(run("fm-sample", "--checkpoint " + checkpoint + " --num 20 --out " + dir + "/s.csv").code, 0);
+  EXPECT_EQ(run("fm-sample", "--checkpoint " + checkpoint + " --num 20 --out " + dir + "/s.png").code, 0);
+  std::ifstream csv(dir + "/s.csv");
+  int lines = 0;
+  for (std::string line; std::getline(csv, line);) ++lines;
+  EXPECT_EQ(lines, 20);
+  EXPECT_GT(fs::file_size(dir + "/s.png"), 100u);
+}
+
+TEST(Programs, BadUsageExitsTwo) {
+  EXPECT_EQ(run("fm-train", "").code, 2);  // --config is required
+  EXPECT_EQ(run("fm-train", "--config x.json --no-such-flag").code, 2);
+  EXPECT_EQ(run("fm-eval", "--checkpoint " + trained_checkpoint() + " --estimator magic").code,
+            2);
+  EXPECT_EQ(run("fm-train", "--help").code, 0);
+}
+
+TEST(Programs, BadConfigExitsTwoNamingTheKey) {
+  auto dir = scratch("bad_config");
+  auto config = tiny_moons();
+  config["train"]["lr"] = 0.1;  // belongs in train.optimizer
+  auto r = run("fm-train", "--config " + write_config(dir, config) + " --out " + dir + "/out");
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.output.find("unknown key 'train.lr'"), std::string::npos) << r.output;
+  EXPECT_FALSE(fs::exists(dir + "/out"));
+
+  r = run("fm-train", "--config " + write_config(dir, tiny_moons()) + " --set model.depth=-1" +
+                          " --out " + dir + "/out");
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.output.find("model.depth"), std::string::npos) << r.output;
+
+  r = run("fm-train", "--config " + dir + "/missing.json");
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.output.find("missing.json"), std::string::npos) << r.output;
+}
+
+TEST(Programs, BadInputFilesExitTwoNamingTheFile) {
+  auto dir = scratch("bad_files");
+  std::ofstream(dir + "/junk.pt") << "junk";
+  auto r = run("fm-sample", "--checkpoint " + dir + "/junk.pt --out " + dir + "/s.npy");
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.output.find("junk.pt"), std::string::npos) << r.output;
+  EXPECT_FALSE(fs::exists(dir + "/s.npy"));
+
+  std::ofstream(dir + "/table.csv") << "a,b\n1,2\n3,x\n4,5\n";
+  auto config = tiny_moons();
+  config["data"] = {{"type", "table"}, {"train", dir + "/table.csv"}};
+  r = run("fm-train", "--config " + write_config(dir, config) + " --out " + dir + "/out");
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.output.find("table.csv"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("line 3"), std::string::npos) << r.output;
+
+  r = run("fm-sample", "--checkpoint " + trained_checkpoint() + " --out " + dir + "/s.txt");
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.output.find(".npy, .csv or .png"), std::string::npos) << r.output;
+}
+
+// A solve that blows up is a runtime failure (exit 1) and leaves no output file.
+TEST(Programs, RuntimeFailureExitsOneWithoutPartialOutput) {
+  auto dir = scratch("runtime_failure");
+  auto r = run("fm-sample", "--checkpoint " + trained_checkpoint() +
+                                " --solver dopri5 --set sample.max_steps=1 --set sample.rtol=1e-9"
+                                " --set sample.atol=1e-9 --out " + dir + "/s.npy");
+  EXPECT_EQ(r.code, 1) << r.output;
+  EXPECT_FALSE(fs::exists(dir + "/s.npy"));
+  EXPECT_FALSE(has_temporary_files(dir));
+}
+
+}  // namespace
