@@ -2,6 +2,8 @@
 // normalizing flow (nats per example; bits per dimension for images).
 //   fm-eval --checkpoint CKPT [--split test|val] [--estimator exact|hutchinson]
 //           [--solver S] [--steps K | --rtol R --atol A] [--json FILE]
+// As N processes (torchrun or scripts/launch-local.sh) the points are shared
+// out by batch; rank 0 prints and writes the report.
 #include <spdlog/spdlog.h>
 
 #include <iostream>
@@ -38,6 +40,7 @@ int main(int argc, char** argv) {
   double step_size = 0, rtol = 0, atol = 0;
   bool raw_weights = false;
   fm::app::CommonFlags common;
+  fm::app::DistFlags dist_flags;
   app.add_option("--checkpoint", checkpoint, "Checkpoint (.pt) written by fm-train")->required();
   app.add_option("--split", split, "test or val (default: eval.split)");
   app.add_option("--estimator", estimator, "exact or hutchinson (default: eval.estimator)");
@@ -55,6 +58,7 @@ int main(int argc, char** argv) {
   app.add_option("--json", json_path, "Also write the report as JSON");
   app.add_flag("--raw-weights", raw_weights, "Use the raw weights even if an EMA exists");
   fm::app::add_common_flags(app, common);
+  fm::app::add_dist_flags(app, dist_flags);
 
   return fm::app::run_program(app, argc, argv, [&] {
     fm::app::set_up_runtime("fm-eval", common);
@@ -81,11 +85,13 @@ int main(int argc, char** argv) {
                    "hutchinson is the usual choice");
     }
 
-    // Evaluate and report.
+    // Evaluate (each rank its share) and report from rank 0.
+    auto dist = fm::app::start_distributed(dist_flags, common, trained.options.device);
     uint64_t eval_seed = seed >= 0 ? static_cast<uint64_t>(seed) : trained.options.seed;
-    auto report = fm::evaluate_nll(*trained.model, *dataset, eval, eval_seed, trained.device);
-    std::cout << report.summary() << std::endl;
-    if (!json_path.empty()) {
+    auto report =
+        fm::evaluate_nll(*trained.model, *dataset, eval, eval_seed, trained.device, dist);
+    if (dist.is_main()) std::cout << report.summary() << std::endl;
+    if (dist.is_main() && !json_path.empty()) {
       auto j = report.to_json();
       j["checkpoint"] = checkpoint;
       j["ema"] = trained.uses_ema;
@@ -93,5 +99,6 @@ int main(int argc, char** argv) {
       fm::write_text_atomically(json_path + ".config.json", trained.options.resolved.dump(2) + "\n");
       spdlog::info("report: {}", json_path);
     }
+    dist.barrier();
   });
 }

@@ -1,5 +1,7 @@
 // fm-train: trains a velocity network by conditional flow matching.
-//   fm-train --config C [--set k=v]... [--out DIR] [--resume]
+//   fm-train --config C [--set k=v]... [--out DIR] [--resume] [--dist-timeout S]
+// As N processes (torchrun or scripts/launch-local.sh): data-parallel training,
+// rank 0 writes the outputs.
 #include <spdlog/spdlog.h>
 
 #include <filesystem>
@@ -15,10 +17,12 @@ int main(int argc, char** argv) {
   std::string config_path, out_dir;
   bool resume = false;
   fm::app::CommonFlags common;
+  fm::app::DistFlags dist_flags;
   app.add_option("--config", config_path, "Run config (JSON)")->required();
   app.add_option("--out", out_dir, "Output directory (default: runs/<name>)");
   app.add_flag("--resume", resume, "Continue from <out>/checkpoints/latest.pt");
   fm::app::add_common_flags(app, common);
+  fm::app::add_dist_flags(app, dist_flags);
 
   return fm::app::run_program(app, argc, argv, [&] {
     fm::app::set_up_runtime("fm-train", common);
@@ -30,10 +34,12 @@ int main(int argc, char** argv) {
     if (out_dir.empty()) out_dir = (std::filesystem::path("runs") / options.name).string();
     spdlog::info("config {}: {}", config_path, options.resolved.dump());
 
-    // Build the data and train.
+    // Join the other processes, if any, then build the data and train.
+    auto dist = fm::app::start_distributed(dist_flags, common, options.device);
     auto dataset = fm::make_dataset(options.data, options.seed);
-    fm::Trainer trainer(options, *dataset, out_dir, resume);
+    fm::Trainer trainer(options, *dataset, out_dir, resume, dist);
     auto summary = trainer.run();
+    dist.barrier();  // rank 0's files are complete before any rank reports done
 
     spdlog::info("done: {} steps in {:.1f} s, last loss {:.4f}", summary.steps, summary.seconds,
                  summary.last_loss);

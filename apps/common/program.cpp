@@ -68,6 +68,27 @@ void set_up_runtime(const std::string& program, const CommonFlags& flags) {
   }
 }
 
+void add_dist_flags(CLI::App& app, DistFlags& flags) {
+  app.add_option("--dist-timeout", flags.timeout_s,
+                 "Multi-process runs: seconds to wait for the other ranks (rendezvous and each "
+                 "collective) before failing")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+}
+
+Distributed start_distributed(const DistFlags& flags, const CommonFlags& common,
+                              const std::string& device) {
+  auto timeout = std::chrono::milliseconds(static_cast<int64_t>(flags.timeout_s * 1000.0));
+  auto dist = Distributed::from_environment(
+      timeout, device == "cuda" ? torch::Device(torch::kCUDA) : torch::Device(torch::kCPU));
+  if (!dist.is_main() && common.log_level == "info") spdlog::set_level(spdlog::level::warn);
+  if (dist.is_distributed()) {
+    spdlog::info("distributed: {} processes joined (c10d), timeout {:g} s", dist.world_size(),
+                 flags.timeout_s);
+  }
+  return dist;
+}
+
 void apply_common_overrides(nlohmann::json& config, const CommonFlags& flags) {
   for (const auto& o : flags.overrides) apply_override(config, o);
   if (!flags.device.empty()) config["device"] = flags.device;

@@ -9,6 +9,8 @@
 #include <string>
 #include <vector>
 
+#include "fm/dist/process_group.h"
+
 namespace fm::app {
 
 struct CommonFlags {
@@ -24,6 +26,21 @@ void add_common_flags(CLI::App& app, CommonFlags& flags);
 // Applies the log level and thread count, then logs the LibTorch version,
 // threads and BLAS in use (warning when the reference BLAS is loaded).
 void set_up_runtime(const std::string& program, const CommonFlags& flags);
+
+// Flags of the programs that can run as several cooperating processes.
+struct DistFlags {
+  double timeout_s = 300;  // --dist-timeout: rendezvous and collective timeout
+};
+
+// Adds --dist-timeout to `app`.
+void add_dist_flags(CLI::App& app, DistFlags& flags);
+
+// Joins the process group of a torchrun-style launch (RANK, WORLD_SIZE, ...;
+// single-process when none is set) for tensors on `device`, logs the world size
+// on rank 0, and lowers the log level of ranks > 0 to warnings unless
+// --log-level asked for more than info.
+Distributed start_distributed(const DistFlags& flags, const CommonFlags& common,
+                              const std::string& device);
 
 // Applies --set overrides and --device to a config.
 void apply_common_overrides(nlohmann::json& config, const CommonFlags& flags);

@@ -69,6 +69,9 @@ void save_checkpoint(const std::string& path, const CheckpointState& state) {
     archive.write("optimizer", optimizer_archive);
   }
   if (state.generator_state.defined()) archive.write("generator", state.generator_state);
+  if (state.rank_generator_states.defined()) {
+    archive.write("rank_generators", state.rank_generator_states);
+  }
 
   write_atomically(path, [&](const std::string& tmp) { archive.save_to(tmp); });
 }
@@ -103,6 +106,7 @@ void load_checkpoint(const std::string& path, CheckpointState& state) {
       state.optimizer->load(optimizer_archive);
     }
     archive.try_read("generator", state.generator_state);
+    archive.try_read("rank_generators", state.rank_generator_states);
   } catch (const c10::Error& e) {
     throw InputError("checkpoint '" + path + "' does not match the network or optimizer (" +
                      std::string(e.what_without_backtrace()) + ")");

@@ -35,6 +35,9 @@ struct CheckpointState {
   VelocityModel* ema = nullptr;               // null when the run keeps no EMA
   torch::optim::Optimizer* optimizer = nullptr;
   torch::Tensor generator_state;              // at::Generator::get_state()
+  // Multi-process runs: every rank's generator state, (world_size, S) uint8,
+  // row r for rank r (generator_state is row 0). Undefined otherwise.
+  torch::Tensor rank_generator_states;
 };
 
 // Writes `state` to `path` atomically.

@@ -63,10 +63,66 @@ BatchResult evaluate_batch(const Velocity& velocity, Dataset& dataset, torch::Te
   return out;
 }
 
+// The batches that rank `rank` of `world_size` evaluates (b = rank, rank + W,
+// ...) and how many points they hold.
+struct Shard {
+  std::vector<int64_t> batches;
+  int64_t points = 0;
+};
+
+Shard shard_of(int64_t n, int64_t batch_size, int rank, int world_size) {
+  Shard shard;
+  for (int64_t b = rank; b * batch_size < n; b += world_size) {
+    shard.batches.push_back(b);
+    shard.points += std::min(n, (b + 1) * batch_size) - b * batch_size;
+  }
+  return shard;
+}
+
+// Per-point results of the first n points: this rank's batches filled in, the
+// other points left at zero. log_det only for images.
+struct PointResults {
+  torch::Tensor log_p, log_det;  // (n,) float64
+  int64_t nfe = 0;
+};
+
+PointResults evaluate_shard(const Velocity& velocity, Dataset& dataset, const EvalOptions& options,
+                            int64_t n, uint64_t eval_seed, torch::Device device,
+                            const Distributed& dist) {
+  auto shard = shard_of(n, options.batch_size, dist.rank(), dist.world_size());
+  PointResults out;
+  out.log_p = torch::zeros({n}, torch::kFloat64);
+  if (dataset.kind() == DataKind::kImage) out.log_det = torch::zeros({n}, torch::kFloat64);
+  int64_t done = 0;
+  auto start = Clock::now(), last_log = start;
+  for (int64_t b : shard.batches) {
+    // A generator per batch: the noise of a point depends only on its batch.
+    int64_t begin = b * options.batch_size, end = std::min(n, begin + options.batch_size);
+    auto generator = make_generator(derive_seed(eval_seed, static_cast<uint64_t>(b)));
+    auto batch = evaluate_batch(velocity, dataset, dataset.split_rows(options.split, begin, end),
+                                options, generator, device);
+    out.log_p.slice(0, begin, end).copy_(batch.log_p_model);
+    if (out.log_det.defined()) out.log_det.slice(0, begin, end).copy_(batch.log_det);
+    out.nfe += batch.stats.nfe;
+    done += end - begin;
+
+    // Progress: at most one line every 5 seconds, and one at the end.
+    double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
+    if (std::chrono::duration<double>(Clock::now() - last_log).count() > 5.0 ||
+        done == shard.points) {
+      double rate = done / elapsed;
+      spdlog::info("eval {}/{} points | {:.1f} points/s | nfe {} | ETA {:.0f} s", done,
+                   shard.points, rate, batch.stats.nfe, (shard.points - done) / rate);
+      last_log = Clock::now();
+    }
+  }
+  return out;
+}
+
 }  // namespace
 
 NllReport evaluate_nll(VelocityModel& model, Dataset& dataset, const EvalOptions& options,
-                       uint64_t seed, torch::Device device) {
+                       uint64_t seed, torch::Device device, const Distributed& dist) {
   NllReport report;
   report.dataset = dataset.name();
   report.split = options.split;
@@ -84,39 +140,31 @@ NllReport evaluate_nll(VelocityModel& model, Dataset& dataset, const EvalOptions
   Velocity velocity = [&model](const torch::Tensor& x, const torch::Tensor& t) {
     return model.forward(x, t);
   };
-  auto generator = make_generator(derive_seed(seed, kEvalStream));
+  EvalOptions run = options;  // plus the network's analytic exact divergence, if it has one
+  run.likelihood.exact_divergence = [&model](const torch::Tensor& x, const torch::Tensor& t,
+                                             torch::Tensor* v, torch::Tensor* div) {
+    return model.velocity_and_divergence(x, t, v, div);
+  };
+  auto start = Clock::now();
+  auto points = evaluate_shard(velocity, dataset, run, report.n, derive_seed(seed, kEvalStream),
+                               device, dist);
 
-  std::vector<torch::Tensor> log_p, log_det;
-  int64_t n_batches = 0;
-  auto start = Clock::now(), last_log = start;
-  for (int64_t begin = 0; begin < report.n; begin += options.batch_size) {
-    int64_t end = std::min(report.n, begin + options.batch_size);
-    auto batch = evaluate_batch(velocity, dataset, dataset.split_rows(options.split, begin, end),
-                                options, generator, device);
-    log_p.push_back(batch.log_p_model);
-    if (batch.log_det.defined()) log_det.push_back(batch.log_det);
-    report.nfe += batch.stats.nfe;
-    ++n_batches;
-
-    // Progress: at most one line every 5 seconds, and one at the end.
-    double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
-    if (std::chrono::duration<double>(Clock::now() - last_log).count() > 5.0 || end == report.n) {
-      double rate = end / elapsed;
-      spdlog::info("eval {}/{} points | {:.1f} points/s | nfe {} | ETA {:.0f} s", end, report.n,
-                   rate, batch.stats.nfe, (report.n - end) / rate);
-      last_log = Clock::now();
-    }
-  }
+  // Gather: each point is non-zero on one rank only, so the sums are its value.
+  auto nfe = torch::full({1}, points.nfe, torch::kInt64);
+  dist.all_reduce_sum(points.log_p);
+  if (points.log_det.defined()) dist.all_reduce_sum(points.log_det);
+  dist.all_reduce_sum(nfe);
+  report.nfe = nfe.item<int64_t>();
+  int64_t n_batches = (report.n + options.batch_size - 1) / options.batch_size;
   report.seconds = std::chrono::duration<double>(Clock::now() - start).count();
   report.nfe_per_batch = static_cast<double>(report.nfe) / n_batches;
 
-  auto log_p_all = torch::cat(log_p);
-  std::tie(report.nll_nats, report.nll_stderr) = mean_and_stderr(-log_p_all);
+  std::tie(report.nll_nats, report.nll_stderr) = mean_and_stderr(-points.log_p);
   if (dataset.kind() == DataKind::kImage) {
     report.units = "model";
     int64_t dims = 1;
     for (auto d : dataset.example_shape()) dims *= d;
-    auto bpd = bits_per_dim(log_p_all, torch::cat(log_det), dims);
+    auto bpd = bits_per_dim(points.log_p, points.log_det, dims);
     double bpd_mean, bpd_se;
     std::tie(bpd_mean, bpd_se) = mean_and_stderr(bpd.bits_per_dim);
     report.bits_per_dim = bpd_mean, report.bits_per_dim_stderr = bpd_se;

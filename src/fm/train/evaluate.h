@@ -9,6 +9,7 @@
 #include <string>
 
 #include "fm/data/dataset.h"
+#include "fm/dist/process_group.h"
 #include "fm/nn/velocity_model.h"
 #include "fm/train/run_options.h"
 
@@ -37,10 +38,20 @@ struct NllReport {
 };
 
 // Evaluates the first min(limit, size) points of `options.split` in batches of
-// options.batch_size, logging progress with an ETA. Hutchinson probes and image
-// dequantisation noise come from a generator derived from `seed`, so a repeated
-// evaluation gives the same figures. Memory is bounded by one batch's solve.
+// options.batch_size, logging progress with an ETA. Batch b (points
+// [b * batch_size, (b + 1) * batch_size)) draws its Hutchinson probes and image
+// dequantisation noise from a generator of its own, derived from (seed, b), so
+// a repeated evaluation gives the same figures and no point's figure depends on
+// which process evaluated the batches before it. Memory is bounded by one
+// batch's solve plus one float64 per point.
+//
+// Multi-process: every rank calls this with the same arguments; rank r
+// evaluates batches r, r + W, r + 2W, ... (W = world_size) and the per-point
+// log-likelihoods are then summed over ranks, where each point is non-zero on
+// exactly one rank. So every rank returns the report a single process gives on
+// the same points (identical at equal thread counts; `seconds` is this rank's).
 NllReport evaluate_nll(VelocityModel& model, Dataset& dataset, const EvalOptions& options,
-                       uint64_t seed, torch::Device device);
+                       uint64_t seed, torch::Device device,
+                       const Distributed& dist = Distributed::single_process());
 
 }  // namespace fm

@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 
 #include "fm/common/error.h"
 #include "fm/common/random.h"
@@ -66,6 +67,32 @@ std::string first_difference(const nlohmann::json& a, const nlohmann::json& b,
   return a == b ? "" : (prefix.empty() ? "<root>" : prefix);
 }
 
+// Rank r's share of the global batch; the split must be even so that the mean
+// of the ranks' mean losses is the global batch's mean loss.
+int64_t rank_batch_size(const TrainOptions& train, const Distributed& dist) {
+  if (train.batch_size % dist.world_size() != 0) {
+    throw InputError(fmt::format(
+        "train: key 'train.batch_size' = {} is not divisible by WORLD_SIZE = {}; the global batch "
+        "is split evenly across the processes, so choose a multiple of {}",
+        train.batch_size, dist.world_size(), dist.world_size()));
+  }
+  return train.batch_size / dist.world_size();
+}
+
+// Single-process runs keep the training stream; rank r of a multi-process run
+// draws from a stream of its own derived from it.
+uint64_t train_seed(uint64_t seed, const Distributed& dist) {
+  uint64_t stream = derive_seed(seed, kTrainStream);
+  return dist.is_distributed() ? derive_seed(stream, static_cast<uint64_t>(dist.rank())) : stream;
+}
+
+// The mean over ranks of a scalar (float64 on the CPU, whatever `value` is).
+double mean_over_ranks(const Distributed& dist, const torch::Tensor& value) {
+  auto v = value.detach().to(torch::kCPU, torch::kFloat64).reshape({1});
+  dist.all_reduce_sum(v);
+  return v.item<double>() / dist.world_size();
+}
+
 std::string format_duration(double seconds) {
   auto s = static_cast<int64_t>(seconds + 0.5);
   char buffer[32];
@@ -81,6 +108,8 @@ struct Trainer::State {
   Dataset& dataset;
   std::string out_dir;
   bool resume;
+  Distributed dist;
+  int64_t rank_batch;  // this rank's share of train.batch_size
   torch::Device device = torch::kCPU;
   VelocityModelPtr model;
   std::unique_ptr<WeightEma> ema;
@@ -91,9 +120,10 @@ struct Trainer::State {
   // Fixed validation batch: x_1, x_0, t drawn once so losses compare across steps.
   torch::Tensor val_x1, val_x0, val_t;
 
-  State(RunOptions o, Dataset& d, std::string dir, bool r)
-      : options(std::move(o)), dataset(d), out_dir(std::move(dir)), resume(r),
-        generator(make_generator(derive_seed(options.seed, kTrainStream))) {}
+  State(RunOptions o, Dataset& d, std::string dir, bool r, const Distributed& ds)
+      : options(std::move(o)), dataset(d), out_dir(std::move(dir)), resume(r), dist(ds),
+        rank_batch(rank_batch_size(options.train, dist)),
+        generator(make_generator(train_seed(options.seed, dist))) {}
 
   std::string checkpoint_path(const std::string& name) const {
     return (fs::path(out_dir) / "checkpoints" / (name + ".pt")).string();
@@ -102,6 +132,7 @@ struct Trainer::State {
 
   void build();
   void restore();
+  void restore_generator(const CheckpointState& state, const std::string& path);
   void prepare_validation();
   double train_step(double lr, double* grad_norm);
   double validation_loss();
@@ -111,6 +142,7 @@ struct Trainer::State {
 void Trainer::State::build() {
   device = run_device(options);
   model = build_velocity_model(options, dataset.example_shape());
+  dist.broadcast_parameters(*model);  // before the EMA copies them
   if (options.train.ema_decay > 0) {
     ema = std::make_unique<WeightEma>(
         *model, build_velocity_model(options, dataset.example_shape()), options.train.ema_decay);
@@ -128,12 +160,29 @@ void Trainer::State::restore() {
                      "'; only train.steps may change when resuming");
   }
   CheckpointState state{meta, model.get(), ema ? ema->shadow().get() : nullptr, optimizer.get(),
-                        torch::Tensor()};
+                        torch::Tensor(), torch::Tensor()};
   load_checkpoint(path, state);
-  if (state.generator_state.defined()) generator.set_state(state.generator_state);
+  restore_generator(state, path);
   step = meta.step;
   best_val_loss = meta.best_val_loss;
   spdlog::info("resumed from {} at step {}", path, step);
+}
+
+void Trainer::State::restore_generator(const CheckpointState& state, const std::string& path) {
+  // Each rank continues its own stream, so the world size must not change.
+  const auto& ranks = state.rank_generator_states;
+  int64_t saved = ranks.defined() ? ranks.size(0) : 1;
+  if (saved != dist.world_size()) {
+    throw InputError(fmt::format(
+        "--resume: '{}' was written by a run of {} process(es); resume it with the same number "
+        "(WORLD_SIZE = {} now)",
+        path, saved, dist.world_size()));
+  }
+  if (ranks.defined()) {
+    generator.set_state(ranks[dist.rank()].contiguous());
+  } else if (state.generator_state.defined()) {
+    generator.set_state(state.generator_state);
+  }
 }
 
 void Trainer::State::prepare_validation() {
@@ -152,7 +201,7 @@ void Trainer::State::prepare_validation() {
 
 double Trainer::State::train_step(double lr, double* grad_norm) {
   // Draw the batch: data, source, times — always in this order from one generator.
-  auto x1 = dataset.sample_train(options.train.batch_size, generator);
+  auto x1 = dataset.sample_train(rank_batch, generator);
   auto x0 = torch::randn(x1.sizes(), generator, torch::kFloat32);
   auto t = torch::rand({x1.size(0)}, generator, torch::kFloat32);
   x0 = couple(options.path, x0, x1);
@@ -164,11 +213,12 @@ double Trainer::State::train_step(double lr, double* grad_norm) {
   auto v = model->forward(sample.x_t.to(device), t.to(device));
   auto loss = flow_matching_loss(v, sample.u_t.to(device));
   loss.backward();
+  dist.all_reduce_gradients(model->parameters());  // the global batch's gradient
   double max_norm = options.train.grad_clip > 0 ? options.train.grad_clip : INFINITY;
   *grad_norm = torch::nn::utils::clip_grad_norm_(model->parameters(), max_norm);
   optimizer->step();
   if (ema) ema->update(step);
-  return loss.item<double>();
+  return mean_over_ranks(dist, loss);
 }
 
 double Trainer::State::validation_loss() {
@@ -196,31 +246,43 @@ void Trainer::State::save(const std::string& name) {
   state.ema = ema ? ema->shadow().get() : nullptr;
   state.optimizer = optimizer.get();
   state.generator_state = generator.get_state();
-  save_checkpoint(checkpoint_path(name), state);
+  if (dist.is_distributed()) state.rank_generator_states = dist.all_gather(state.generator_state);
+  if (dist.is_main()) save_checkpoint(checkpoint_path(name), state);
 }
 
-Trainer::Trainer(RunOptions options, Dataset& dataset, std::string out_dir, bool resume)
-    : state_(std::make_unique<State>(std::move(options), dataset, std::move(out_dir), resume)) {}
+Trainer::Trainer(RunOptions options, Dataset& dataset, std::string out_dir, bool resume,
+                 const Distributed& dist)
+    : state_(
+          std::make_unique<State>(std::move(options), dataset, std::move(out_dir), resume, dist)) {}
 
 Trainer::~Trainer() = default;
 
 TrainSummary Trainer::run(int64_t stop_after_step) {
   State& s = *state_;
   const auto& train = s.options.train;
-  fs::create_directories(fs::path(s.out_dir) / "checkpoints");
-  write_text_atomically((fs::path(s.out_dir) / "config.json").string(),
-                        s.options.resolved.dump(2) + "\n");
+  if (s.dist.is_main()) {  // the only rank that writes files
+    fs::create_directories(fs::path(s.out_dir) / "checkpoints");
+    write_text_atomically((fs::path(s.out_dir) / "config.json").string(),
+                          s.options.resolved.dump(2) + "\n");
+  }
   s.build();
   if (s.resume) s.restore();
   s.prepare_validation();
-  MetricsLog metrics((fs::path(s.out_dir) / "metrics.jsonl").string(), s.resume ? s.step : 0);
+  std::optional<MetricsLog> metrics;
+  if (s.dist.is_main()) {
+    metrics.emplace((fs::path(s.out_dir) / "metrics.jsonl").string(), s.resume ? s.step : 0);
+  }
 
   TrainSummary summary;
   auto start = Clock::now();
   int64_t first_step = s.step, interval_steps = 0;
   double interval_loss = 0.0, grad_norm = 0.0, lr = 0.0;
-  spdlog::info("training {} steps (from step {}), batch {}, out {}", train.steps, s.step,
-               train.batch_size, s.out_dir);
+  spdlog::info("training {} steps (from step {}), batch {}{}, out {}", train.steps, s.step,
+               train.batch_size,
+               s.dist.is_distributed()
+                   ? fmt::format(" ({} processes x {})", s.dist.world_size(), s.rank_batch)
+                   : "",
+               s.out_dir);
 
   while (s.step < train.steps) {
     // Optimisation step.
@@ -244,14 +306,15 @@ TrainSummary Trainer::run(int64_t stop_after_step) {
       bool validate = train.val_every > 0 && s.val_x1.defined() &&
                       (s.step % train.val_every == 0 || last);
       if (validate) {
-        double val = s.validation_loss();
+        // Rank 0's figure decides, so that every rank saves "best" together.
+        double val = s.dist.broadcast_from_main(s.validation_loss());
         row["val_loss"] = val;
         if (val < s.best_val_loss) {
           s.best_val_loss = val;
           s.save("best");
         }
       }
-      metrics.append(row);
+      if (metrics) metrics->append(row);
       spdlog::info("step {}/{} loss {:.4f}{} lr {:.2e} grad {:.3f} | {:.1f} steps/s | ETA {}",
                    s.step, train.steps, mean_loss,
                    validate ? fmt::format(" val {:.4f}", row["val_loss"].get<double>()) : "",
@@ -268,7 +331,8 @@ TrainSummary Trainer::run(int64_t stop_after_step) {
   }
 
   // Without validation, "best" is the final weights.
-  if (!s.val_x1.defined() || !fs::exists(s.checkpoint_path("best"))) s.save("best");
+  bool need_best = !s.val_x1.defined() || !fs::exists(s.checkpoint_path("best"));
+  if (s.dist.broadcast_from_main(need_best ? 1.0 : 0.0) != 0.0) s.save("best");
   summary.steps = s.step;
   summary.best_val_loss = std::isfinite(s.best_val_loss) ? s.best_val_loss : NAN;
   summary.seconds = seconds_since(start);

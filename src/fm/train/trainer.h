@@ -3,6 +3,15 @@
 // couples (x_0, x_1) per the path type, regresses v_theta(x_t, t) on u_t, and
 // updates the weights. All random draws come from one generator whose state is
 // checkpointed, so a resumed run continues bit for bit.
+//
+// Multi-process (data-parallel) runs: each of the world_size ranks draws
+// train.batch_size / world_size rows from its own generator, seeded from
+// (seed, rank); gradients are averaged over the ranks before clipping, so every
+// rank takes the same optimiser and EMA step from the same weights (broadcast
+// from rank 0 at the start). Minibatch OT (path.type "otcfm") pairs x_0 and x_1
+// within each rank's share, not across the global batch. Only rank 0 writes
+// files; the checkpoint holds every rank's generator state, and resuming needs
+// the same number of processes. Single-process runs are unchanged.
 #pragma once
 
 #include <torch/torch.h>
@@ -12,6 +21,7 @@
 #include <string>
 
 #include "fm/data/dataset.h"
+#include "fm/dist/process_group.h"
 #include "fm/nn/velocity_model.h"
 #include "fm/train/run_options.h"
 
@@ -30,8 +40,12 @@ class Trainer {
  public:
   // Writes into out_dir: config.json, metrics.jsonl, checkpoints/{latest,best}.pt.
   // With `resume`, continues from out_dir/checkpoints/latest.pt; its config must
-  // match `options` except for train.steps, which may grow.
-  Trainer(RunOptions options, Dataset& dataset, std::string out_dir, bool resume);
+  // match `options` except for train.steps, which may grow. Every rank of `dist`
+  // constructs and runs its own Trainer with the same arguments (out_dir visible
+  // to all). Throws InputError when train.batch_size is not a multiple of
+  // dist.world_size().
+  Trainer(RunOptions options, Dataset& dataset, std::string out_dir, bool resume,
+          const Distributed& dist = Distributed::single_process());
   ~Trainer();
 
   // Trains to train.steps. A positive `stop_after_step` ends the run early after
