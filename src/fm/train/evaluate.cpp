@@ -145,6 +145,14 @@ NllReport evaluate_nll(VelocityModel& model, Dataset& dataset, const EvalOptions
                                              torch::Tensor* v, torch::Tensor* div) {
     return model.velocity_and_divergence(x, t, v, div);
   };
+  int64_t n_batches = (report.n + options.batch_size - 1) / options.batch_size;
+  if (dist.is_main() && n_batches < dist.world_size()) {
+    spdlog::warn(
+        "eval: {} point(s) make {} batch(es) of eval.batch_size={}, fewer than the {} "
+        "processes, so some will idle; --batch-size {} would give each one a batch",
+        report.n, n_batches, options.batch_size, dist.world_size(),
+        (report.n + dist.world_size() - 1) / dist.world_size());
+  }
   auto start = Clock::now();
   auto points = evaluate_shard(velocity, dataset, run, report.n, derive_seed(seed, kEvalStream),
                                device, dist);
@@ -155,7 +163,6 @@ NllReport evaluate_nll(VelocityModel& model, Dataset& dataset, const EvalOptions
   if (points.log_det.defined()) dist.all_reduce_sum(points.log_det);
   dist.all_reduce_sum(nfe);
   report.nfe = nfe.item<int64_t>();
-  int64_t n_batches = (report.n + options.batch_size - 1) / options.batch_size;
   report.seconds = std::chrono::duration<double>(Clock::now() - start).count();
   report.nfe_per_batch = static_cast<double>(report.nfe) / n_batches;
 
