@@ -140,11 +140,6 @@ NllReport evaluate_nll(VelocityModel& model, Dataset& dataset, const EvalOptions
   Velocity velocity = [&model](const torch::Tensor& x, const torch::Tensor& t) {
     return model.forward(x, t);
   };
-  EvalOptions run = options;  // plus the network's analytic exact divergence, if it has one
-  run.likelihood.exact_divergence = [&model](const torch::Tensor& x, const torch::Tensor& t,
-                                             torch::Tensor* v, torch::Tensor* div) {
-    return model.velocity_and_divergence(x, t, v, div);
-  };
   int64_t n_batches = (report.n + options.batch_size - 1) / options.batch_size;
   if (dist.is_main() && n_batches < dist.world_size()) {
     spdlog::warn(
@@ -154,8 +149,8 @@ NllReport evaluate_nll(VelocityModel& model, Dataset& dataset, const EvalOptions
         (report.n + dist.world_size() - 1) / dist.world_size());
   }
   auto start = Clock::now();
-  auto points = evaluate_shard(velocity, dataset, run, report.n, derive_seed(seed, kEvalStream),
-                               device, dist);
+  auto points = evaluate_shard(velocity, dataset, options, report.n,
+                               derive_seed(seed, kEvalStream), device, dist);
 
   // Gather: each point is non-zero on one rank only, so the sums are its value.
   auto nfe = torch::full({1}, points.nfe, torch::kInt64);
