@@ -1,5 +1,6 @@
 #include "fm/dist/process_group.h"
 
+#include <spdlog/fmt/fmt.h>
 #include <torch/version.h>
 
 #include <torch/csrc/distributed/c10d/PrefixStore.hpp>
