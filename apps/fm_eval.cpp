@@ -45,16 +45,17 @@ int main(int argc, char** argv) {
   app.add_option("--split", split, "test or val (default: eval.split)");
   app.add_option("--estimator", estimator, "exact or hutchinson (default: eval.estimator)");
   app.add_option("--probe", probe, "Hutchinson probes: gaussian or rademacher");
-  app.add_option("--n-probes", n_probes, "Hutchinson probes per sample")->check(CLI::PositiveNumber);
+  app.add_option("--n-probes", n_probes, "Hutchinson probes per sample")->check(fm::app::positive_number());
   app.add_option("--solver", solver, "euler, midpoint, heun, rk4 or dopri5");
-  app.add_option("--steps", steps, "Fixed-step solvers: number of steps")->check(CLI::PositiveNumber);
-  app.add_option("--step-size", step_size, "Fixed-step solvers: step size")->check(CLI::PositiveNumber);
-  app.add_option("--rtol", rtol, "dopri5 relative tolerance")->check(CLI::PositiveNumber);
-  app.add_option("--atol", atol, "dopri5 absolute tolerance")->check(CLI::PositiveNumber);
-  app.add_option("--batch-size", batch_size, "Points per solve")->check(CLI::PositiveNumber);
+  app.add_option("--steps", steps, "Fixed-step solvers: number of steps")->check(fm::app::positive_number());
+  app.add_option("--step-size", step_size, "Fixed-step solvers: step size")->check(fm::app::positive_number());
+  app.add_option("--rtol", rtol, "dopri5 relative tolerance")->check(fm::app::positive_number());
+  app.add_option("--atol", atol, "dopri5 absolute tolerance")->check(fm::app::positive_number());
+  app.add_option("--batch-size", batch_size, "Points per solve")->check(fm::app::positive_number());
   app.add_option("--limit", limit, "Evaluate only the first N points (0 = all)")
-      ->check(CLI::NonNegativeNumber);
-  app.add_option("--seed", seed, "Seed for probes and dequantisation (default: run seed)");
+      ->check(fm::app::non_negative_number());
+  app.add_option("--seed", seed, "Seed for probes and dequantisation (default: run seed)")
+      ->check(fm::app::non_negative_number());
   app.add_option("--json", json_path, "Also write the report as JSON");
   app.add_flag("--raw-weights", raw_weights, "Use the raw weights even if an EMA exists");
   fm::app::add_common_flags(app, common);

@@ -24,14 +24,14 @@ int main(int argc, char** argv) {
   fm::app::CommonFlags common;
   app.add_option("--checkpoint", checkpoint, "Checkpoint (.pt) written by fm-train")->required();
   app.add_option("--out", out, "Output file: .npy, .csv or .png")->required();
-  app.add_option("--num", num, "Number of samples (default: sample.num)")->check(CLI::PositiveNumber);
+  app.add_option("--num", num, "Number of samples (default: sample.num)")->check(fm::app::positive_number());
   app.add_option("--solver", solver, "euler, midpoint, heun, rk4 or dopri5");
-  app.add_option("--steps", steps, "Fixed-step solvers: number of steps")->check(CLI::PositiveNumber);
-  app.add_option("--step-size", step_size, "Fixed-step solvers: step size")->check(CLI::PositiveNumber);
-  app.add_option("--rtol", rtol, "dopri5 relative tolerance")->check(CLI::PositiveNumber);
-  app.add_option("--atol", atol, "dopri5 absolute tolerance")->check(CLI::PositiveNumber);
+  app.add_option("--steps", steps, "Fixed-step solvers: number of steps")->check(fm::app::positive_number());
+  app.add_option("--step-size", step_size, "Fixed-step solvers: step size")->check(fm::app::positive_number());
+  app.add_option("--rtol", rtol, "dopri5 relative tolerance")->check(fm::app::positive_number());
+  app.add_option("--atol", atol, "dopri5 absolute tolerance")->check(fm::app::positive_number());
   app.add_option("--seed", seed, "Seed of the source draws (default: from the run seed)")
-      ->check(CLI::NonNegativeNumber);
+      ->check(fm::app::non_negative_number());
   app.add_flag("--trajectory", trajectory, "Also write <out stem>.trajectory.npy (S+1, N, ...)");
   app.add_flag("--raw-weights", raw_weights, "Use the raw weights even if an EMA exists");
   app.add_option("--grid-rows", rows, ".png of images: grid rows (default: square)");
@@ -57,7 +57,8 @@ int main(int argc, char** argv) {
     auto generator = fm::make_generator(stream_seed);
     auto result = fm::generate_samples(*trained.model, trained.meta.example_shape, options,
                                        generator, trained.device);
-    spdlog::info("sampled {} points, nfe {}{}", sample.num, result.stats.nfe,
+    spdlog::info("sampled {} points in {:.3f} s, nfe {}{}", sample.num, result.seconds,
+                 result.stats.nfe,
                  fm::is_adaptive(sample.solver.method)
                      ? fmt::format(" ({} accepted, {} rejected steps)", result.stats.n_accepted,
                                    result.stats.n_rejected)
@@ -74,7 +75,8 @@ int main(int argc, char** argv) {
     }
     nlohmann::json resolved = trained.options.resolved;
     resolved["sample_run"] = {{"checkpoint", checkpoint}, {"seed", stream_seed},
-                              {"ema", trained.uses_ema}, {"nfe", result.stats.nfe}};
+                              {"ema", trained.uses_ema}, {"nfe", result.stats.nfe},
+                              {"seconds", result.seconds}};
     fm::write_text_atomically(out + ".config.json", resolved.dump(2) + "\n");
     spdlog::info("samples: {}", out);
   });

@@ -1,9 +1,11 @@
 #include "common/program.h"
 
+#include <malloc.h>
 #include <spdlog/spdlog.h>
 #include <torch/torch.h>
 
 #include <algorithm>
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -34,6 +36,18 @@ std::string loaded_blas() {
   return "";
 }
 
+// Keeps freed tensor memory in the process for the next step. By default
+// glibc serves blocks above a (growing) threshold with mmap and gives the top
+// of the heap back to the kernel whenever more than twice that is free, so a
+// training step that allocates and frees a few MiB of activations page-faults
+// them in anew every time (~900 faults per toy2d step, a fifth of its time).
+// Blocks up to 32 MiB now come from the heap, and the heap is not trimmed; the
+// peak resident size is unchanged, the resident size just does not shrink.
+void keep_freed_memory() {
+  mallopt(M_MMAP_THRESHOLD, 32 << 20);
+  mallopt(M_TRIM_THRESHOLD, 1 << 30);
+}
+
 }  // namespace
 
 void add_common_flags(CLI::App& app, CommonFlags& flags) {
@@ -41,7 +55,7 @@ void add_common_flags(CLI::App& app, CommonFlags& flags) {
       ->type_name("KEY=VALUE")
       ->allow_extra_args(false);
   app.add_option("--threads", flags.threads, "Intra-op threads (default: all cores)")
-      ->check(CLI::NonNegativeNumber);
+      ->check(non_negative_number());
   app.add_option("--device", flags.device, "cpu or cuda (default: the config's device)")
       ->check(CLI::IsMember({"cpu", "cuda"}));
   app.add_option("--log-level", flags.log_level, "trace, debug, info, warn or error")
@@ -52,6 +66,7 @@ void add_common_flags(CLI::App& app, CommonFlags& flags) {
 void set_up_runtime(const std::string& program, const CommonFlags& flags) {
   spdlog::set_pattern("[%H:%M:%S] %^%l%$ %v");
   spdlog::set_level(spdlog::level::from_str(flags.log_level));
+  keep_freed_memory();
 
   int wanted = flags.threads > 0 ? flags.threads
                                  : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
@@ -72,7 +87,7 @@ void add_dist_flags(CLI::App& app, DistFlags& flags) {
   app.add_option("--dist-timeout", flags.timeout_s,
                  "Multi-process runs: seconds to wait for the other ranks (rendezvous and each "
                  "collective) before failing")
-      ->check(CLI::PositiveNumber)
+      ->check(positive_number())
       ->capture_default_str();
 }
 
@@ -115,6 +130,31 @@ int run_program(CLI::App& app, int argc, char** argv, const std::function<void()
     return 1;
   }
 }
+
+namespace {
+
+CLI::Validator number_check(bool allow_zero) {
+  return CLI::Validator(
+      [allow_zero](std::string& text) -> std::string {
+        try {
+          size_t used = 0;
+          double v = std::stod(text, &used);
+          if (used != text.size() || !std::isfinite(v)) return "not a finite number: " + text;
+          if (allow_zero ? v < 0 : v <= 0) {
+            return std::string("must be ") + (allow_zero ? ">= 0" : "> 0") + ", got " + text;
+          }
+          return "";
+        } catch (const std::exception&) {
+          return "not a number: " + text;
+        }
+      },
+      allow_zero ? ">= 0" : "> 0");
+}
+
+}  // namespace
+
+CLI::Validator positive_number() { return number_check(false); }
+CLI::Validator non_negative_number() { return number_check(true); }
 
 std::string extension_of(const std::string& path) {
   auto ext = std::filesystem::path(path).extension().string();

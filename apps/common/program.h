@@ -50,6 +50,11 @@ void apply_common_overrides(nlohmann::json& config, const CommonFlags& flags);
 // failure. Errors print as "<program>: error: <message>" on stderr.
 int run_program(CLI::App& app, int argc, char** argv, const std::function<void()>& body);
 
+// Flag checks with short messages ("must be > 0, got -1"); CLI11's own range
+// checks print the whole range of a double.
+CLI::Validator positive_number();
+CLI::Validator non_negative_number();
+
 // The output path's extension, lower-case, without the dot ("" if none).
 std::string extension_of(const std::string& path);
 

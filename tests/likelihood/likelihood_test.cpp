@@ -213,6 +213,66 @@ TEST(LogLikelihood, RunsUnderNoGradGuardAndOnInferenceTensors) {
   EXPECT_NEAR(r.log_p1.item<double>(), scalar_linear_log_p1(0.5, 1.0), 1e-9);
 }
 
+// --- The analytic exact-divergence hook ---------------------------------------
+
+// v = A x with div v = trace(A), as a network's analytic path would give it.
+ExactVelocityDivergence analytic_linear(const torch::Tensor& a, bool available, int* calls) {
+  return [a, available, calls](const torch::Tensor& x, const torch::Tensor&, torch::Tensor* v,
+                               torch::Tensor* div) {
+    ++*calls;
+    if (!available) return false;
+    *v = x.matmul(a.t());
+    *div = a.diagonal().sum().expand({x.size(0)}).clone();
+    return true;
+  };
+}
+
+TEST(LogLikelihood, AnalyticExactDivergenceReplacesAutogradWithTheSameResult) {
+  auto a = torch::tensor({{-0.5, 0.2}, {0.1, 0.3}}, kF64);
+  auto x1 = torch::randn({8, 2}, make_generator(3), kF64);
+  auto gen = make_generator(0);
+  auto expected = log_likelihood(linear(a), x1, with_solver("rk4", 10), gen);
+
+  int calls = 0;
+  LikelihoodOptions options = with_solver("rk4", 10);
+  options.exact_divergence = analytic_linear(a, true, &calls);
+  Velocity unused = [](const torch::Tensor&, const torch::Tensor&) -> torch::Tensor {
+    throw RuntimeError("the autograd path ran");
+  };
+  auto r = log_likelihood(unused, x1, options, gen);
+  EXPECT_EQ(calls, 40);  // every evaluation: 10 steps x 4 stages
+  // The same arithmetic up to the summation order of the trace: 1e-12.
+  EXPECT_TRUE(torch::allclose(r.log_p1, expected.log_p1, 0.0, 1e-12)) << r.log_p1;
+}
+
+TEST(LogLikelihood, AnalyticHookThatDeclinesFallsBackToAutograd) {
+  auto a = torch::tensor({{-0.5, 0.2}, {0.1, 0.3}}, kF64);
+  auto x1 = torch::randn({4, 2}, make_generator(4), kF64);
+  auto gen = make_generator(0);
+  auto expected = log_likelihood(linear(a), x1, with_solver("rk4", 5), gen);
+  int calls = 0;
+  LikelihoodOptions options = with_solver("rk4", 5);
+  options.exact_divergence = analytic_linear(a, false, &calls);
+  auto r = log_likelihood(linear(a), x1, options, gen);
+  EXPECT_EQ(calls, 20);
+  EXPECT_TRUE(torch::equal(r.log_p1, expected.log_p1));  // the very same autograd path
+}
+
+TEST(LogLikelihood, AnalyticHookIsNotUsedForHutchinsonOrDifferentiableSolves) {
+  auto a = torch::tensor({{-0.5, 0.2}, {0.1, 0.3}}, kF64);
+  auto x1 = torch::randn({4, 2}, make_generator(5), kF64);
+  int calls = 0;
+  LikelihoodOptions options = with_solver("rk4", 5);
+  options.exact_divergence = analytic_linear(a, true, &calls);
+  options.divergence.estimator = "hutchinson";
+  auto gen = make_generator(0);
+  log_likelihood(linear(a), x1, options, gen);
+  options.divergence.estimator = "exact";
+  options.differentiable = true;
+  log_likelihood(linear(a), x1, options, gen);
+  EXPECT_EQ(calls, 0);
+}
+
 TEST(LogLikelihood, UnknownEstimatorThrowsInputError) {
   LikelihoodOptions options = with_solver("rk4", 4);
   options.divergence.estimator = "exakt";

@@ -48,11 +48,16 @@ LikelihoodResult log_likelihood(const Velocity& v, const torch::Tensor& x1,
   torch::Tensor x_start = keep_graph ? x1 : (x1.is_inference() ? x1.clone() : x1.detach());
   torch::Tensor state =
       torch::cat({x_start.reshape({batch, dims}), torch::zeros({batch, 1}, x1.options())}, 1);
+  const bool analytic = options.exact_divergence && !keep_graph &&
+                        options.divergence.estimator == "exact";
   VectorField augmented = [&](double t, const torch::Tensor& s) {
     torch::Tensor x = s.narrow(1, 0, dims).reshape(shape);
     torch::Tensor t_batch = torch::full({batch}, t, x1.options());
-    auto vd =
-        likelihood::velocity_and_divergence(v, x, t_batch, options.divergence, probes, keep_graph);
+    likelihood::VelocityDivergence vd;
+    if (!analytic || !options.exact_divergence(x, t_batch, &vd.v, &vd.div)) {
+      vd = likelihood::velocity_and_divergence(v, x, t_batch, options.divergence, probes,
+                                               keep_graph);
+    }
     return torch::cat({vd.v.reshape({batch, dims}), vd.div.reshape({batch, 1}).to(vd.v.dtype())},
                       1);
   };

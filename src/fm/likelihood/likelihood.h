@@ -19,6 +19,13 @@ namespace fm {
 // Must be differentiable with respect to x (autograd).
 using Velocity = std::function<torch::Tensor(const torch::Tensor& x, const torch::Tensor& t)>;
 
+// Optional: v(x, t) together with its exact divergence, computed without
+// autograd (e.g. VelocityModel::velocity_and_divergence). Sets *v (B, ...) and
+// *div (B,), detached, and returns true; returns false when it cannot, and the
+// autograd path is taken instead.
+using ExactVelocityDivergence = std::function<bool(const torch::Tensor& x, const torch::Tensor& t,
+                                                   torch::Tensor* v, torch::Tensor* div)>;
+
 struct DivergenceOptions {
   std::string estimator = "exact";  // "exact" (d VJPs, batched) or "hutchinson"
   std::string probe = "gaussian";   // hutchinson: "gaussian" or "rademacher"
@@ -49,6 +56,10 @@ struct LikelihoodOptions {
   // with respect to the parameters (memory grows with the steps). Off by
   // default: each evaluation is detached and memory stays flat.
   bool differentiable = false;
+  // When set, used for every evaluation of an "exact", non-differentiable solve
+  // in place of d reverse-mode passes. It must compute the same velocity as
+  // the Velocity given to log_likelihood().
+  ExactVelocityDivergence exact_divergence;
 };
 
 struct LikelihoodResult {

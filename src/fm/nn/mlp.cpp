@@ -1,11 +1,46 @@
 #include "fm/nn/mlp.h"
 
+#include <ATen/Parallel.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <functional>
+
 #include "fm/common/error.h"
+#include "fm/nn/activation.h"
 #include "fm/nn/describe.h"
 #include "fm/nn/time_embedding.h"
 
 namespace fm {
 namespace {
+
+// Bytes of tangents (input dimensions x B x hidden) handled at once by
+// velocity_and_divergence: enough rows for efficient matrix products, small
+// next to the activations autograd would keep.
+constexpr int64_t kTangentChunkBytes = int64_t{32} << 20;
+
+// Fewest rows worth a thread of their own in for_row_slices().
+constexpr int64_t kMinSliceRows = 256;
+
+// Calls fn(begin, count) on consecutive ranges of `rows` rows, one range per
+// intra-op thread. Inside, LibTorch and the BLAS run single-threaded (nested
+// parallelism is off), so a whole forward pass is one parallel region instead
+// of one per operation: no thread hand-offs between the small operations, and
+// far less sensitivity to other processes competing for the cores.
+void for_row_slices(int64_t rows, const std::function<void(int64_t, int64_t)>& fn) {
+  const int64_t slices = std::min<int64_t>(at::get_num_threads(), rows / kMinSliceRows);
+  if (slices <= 1 || at::in_parallel_region() || std::getenv("FM_NO_SLICES")) {
+    fn(0, rows);
+    return;
+  }
+  at::parallel_for(0, slices, 1, [&](int64_t begin, int64_t end) {
+    torch::NoGradGuard no_grad;  // grad mode is per thread
+    for (int64_t s = begin; s < end; ++s) {
+      const int64_t lo = rows * s / slices;
+      fn(lo, rows * (s + 1) / slices - lo);
+    }
+  });
+}
 
 torch::nn::AnyModule make_activation(const std::string& name) {
   if (name == "silu") return torch::nn::AnyModule(torch::nn::SiLU());
@@ -59,19 +94,133 @@ MLPImpl::MLPImpl(int64_t data_dim, MLPOptions options)
   if (data_dim < 1) {
     throw InputError("mlp: data dimension " + std::to_string(data_dim) + " must be >= 1");
   }
+  for (const auto& module : net_->children()) {
+    if (auto linear = std::dynamic_pointer_cast<torch::nn::LinearImpl>(module)) {
+      layers_.emplace_back(linear);
+    }
+  }
 }
 
-torch::Tensor MLPImpl::forward(const torch::Tensor& x, const torch::Tensor& t) {
+void MLPImpl::check_input(const torch::Tensor& x, const torch::Tensor& t) const {
   if (x.dim() != 2 || x.size(1) != data_dim_ || t.dim() != 1 || t.size(0) != x.size(0)) {
     throw InputError("mlp: x " + shape_string(x.sizes().vec()) + " and t " +
                      shape_string(t.sizes().vec()) + " must be (B, " + std::to_string(data_dim_) +
                      ") and (B)");
   }
+}
+
+torch::Tensor MLPImpl::forward(const torch::Tensor& x, const torch::Tensor& t) {
+  check_input(x, t);
+  if (!torch::GradMode::is_enabled()) return inference_forward(x, t);
   auto t_x = t.to(x.options());
   auto time = options_.time_embedding == "concat"
                   ? t_x.unsqueeze(1)
                   : sinusoidal_embedding(t_x, options_.time_embedding_dim);
   return net_->forward(torch::cat({x, time.to(x.dtype())}, 1));
+}
+
+torch::Tensor MLPImpl::first_preactivation(const torch::Tensor& x, const torch::Tensor& t) {
+  const auto& weight = layers_.front()->weight;
+  const auto& bias = layers_.front()->bias;
+  const auto w_x = weight.narrow(1, 0, data_dim_);
+  const auto w_t = weight.narrow(1, data_dim_, weight.size(1) - data_dim_);
+  const auto t_x = t.to(x.options());
+  if (options_.time_embedding != "concat") {
+    auto e = sinusoidal_embedding(t_x, options_.time_embedding_dim);
+    return torch::addmm(bias, x, w_x.t()).addmm_(e, w_t.t());
+  }
+  // A solver calls with one t for the whole batch: t's column becomes bias.
+  const auto t_first = t_x.select(0, 0);
+  if (t_x.eq(t_first).all().item<bool>()) {
+    return torch::addmm(bias + t_first * w_t.select(1, 0), x, w_x.t());
+  }
+  return torch::addmm(bias, x, w_x.t()).addr_(t_x, w_t.select(1, 0));
+}
+
+torch::Tensor MLPImpl::inference_forward(const torch::Tensor& x, const torch::Tensor& t) {
+  auto v = torch::empty_like(x, torch::MemoryFormat::Contiguous);
+  for_row_slices(x.size(0), [&](int64_t begin, int64_t count) {
+    v.narrow(0, begin, count).copy_(forward_rows(x.narrow(0, begin, count), t.narrow(0, begin, count)));
+  });
+  return v;
+}
+
+torch::Tensor MLPImpl::forward_rows(const torch::Tensor& x, const torch::Tensor& t) {
+  auto h = first_preactivation(x, t);
+  const size_t n_hidden = layers_.size() - 1;
+  for (size_t k = 0; k < n_hidden; ++k) {
+    if (k > 0) h = torch::addmm(layers_[k]->bias, h, layers_[k]->weight.t());
+    h = nn_detail::activate_(h, options_.activation);
+  }
+  if (n_hidden == 0) return h;  // the first layer is the output layer
+  return torch::addmm(layers_.back()->bias, h, layers_.back()->weight.t());
+}
+
+bool MLPImpl::velocity_and_divergence(const torch::Tensor& x, const torch::Tensor& t,
+                                      torch::Tensor* v, torch::Tensor* div) {
+  check_input(x, t);
+  torch::NoGradGuard no_grad;
+  *v = torch::empty_like(x, torch::MemoryFormat::Contiguous);
+  *div = torch::empty({x.size(0)}, x.options());
+  for_row_slices(x.size(0), [&](int64_t begin, int64_t count) {
+    torch::Tensor v_rows, div_rows;
+    divergence_rows(x.narrow(0, begin, count), t.narrow(0, begin, count), &v_rows, &div_rows);
+    v->narrow(0, begin, count).copy_(v_rows);
+    div->narrow(0, begin, count).copy_(div_rows);
+  });
+  return true;
+}
+
+void MLPImpl::divergence_rows(const torch::Tensor& x, const torch::Tensor& t, torch::Tensor* v,
+                              torch::Tensor* div) {
+  const int64_t batch = x.size(0), hidden = options_.hidden;
+  if (layers_.size() == 1) {  // v = W [x, e(t)] + b: div v = trace(W_x) everywhere
+    *v = first_preactivation(x, t);
+    *div = layers_[0]->weight.narrow(1, 0, data_dim_).diagonal().sum().expand({batch}).clone();
+    return;
+  }
+
+  // Forward pass, keeping every hidden layer's activation slope act'(z_k).
+  std::vector<torch::Tensor> slopes;
+  auto h = first_preactivation(x, t);
+  for (size_t k = 0; k + 1 < layers_.size(); ++k) {
+    if (k > 0) h = torch::addmm(layers_[k]->bias, h, layers_[k]->weight.t());
+    auto activated = nn_detail::activate_with_slope_(h, options_.activation);
+    h = activated.value;
+    slopes.push_back(activated.slope);
+  }
+  *v = torch::addmm(layers_.back()->bias, h, layers_.back()->weight.t());
+
+  // Tangents, a chunk of input dimensions at a time, in two reused buffers.
+  const int64_t bytes_per_dim = batch * hidden * static_cast<int64_t>(x.element_size());
+  const int64_t chunk = std::clamp<int64_t>(kTangentChunkBytes / bytes_per_dim, 1, data_dim_);
+  TangentBuffers buffers{torch::empty({chunk, batch, hidden}, x.options()),
+                         torch::empty({chunk, batch, hidden}, x.options())};
+  *div = torch::zeros({batch}, x.options());
+  for (int64_t begin = 0; begin < data_dim_; begin += chunk) {
+    div->add_(divergence_chunk(slopes, begin, std::min(chunk, data_dim_ - begin), &buffers));
+  }
+}
+
+torch::Tensor MLPImpl::divergence_chunk(const std::vector<torch::Tensor>& slopes, int64_t begin,
+                                        int64_t count, TangentBuffers* buffers) {
+  const int64_t batch = slopes[0].size(0), hidden = options_.hidden;
+  auto tangent = buffers->a.narrow(0, 0, count), next = buffers->b.narrow(0, 0, count);
+  // First hidden layer: d h_1 / d x_i = act'(z_1) * W_1[:, i], no product needed.
+  const auto w_in = layers_.front()->weight.narrow(1, begin, count).t();  // (count, hidden)
+  torch::mul_out(tangent, slopes[0].unsqueeze(0), w_in.unsqueeze(1));    // (count, B, hidden)
+
+  // Later hidden layers: one product for all `count` tangents, then the slope.
+  for (size_t k = 1; k < slopes.size(); ++k) {
+    auto rows = next.view({count * batch, hidden});
+    torch::mm_out(rows, tangent.view({count * batch, hidden}), layers_[k]->weight.t());
+    next.mul_(slopes[k]);
+    std::swap(tangent, next);
+  }
+
+  // Output layer: only d v_i / d x_i, i.e. row i of W_out against tangent i.
+  const auto w_out = layers_.back()->weight.narrow(0, begin, count).unsqueeze(2);  // (count, H, 1)
+  return torch::bmm(tangent, w_out).sum(0).squeeze(1);
 }
 
 std::string MLPImpl::describe() const {

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "fm/config/section.h"
 #include "fm/nn/velocity_model.h"
@@ -39,16 +40,48 @@ class MLPImpl : public VelocityModel {
   MLPImpl(int64_t data_dim, MLPOptions options);
 
   // x: (B, D); t: (B,). Returns (B, D). Throws InputError on other shapes.
+  // With grad mode off (NoGradGuard, InferenceMode) it takes a leaner path:
+  // no concatenation of t (its column of the first weight is folded into the
+  // bias when all t are equal), bias fused into each product and activations
+  // in place. The result equals the autograd path's up to rounding.
   torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& t) override;
+
+  // v(x, t) and div v = sum_i dv_i/dx_i for every row by forward-mode Jacobian
+  // propagation, without autograd: the first layer's tangent for input i is
+  // act'(z_1) * W_1[:, i], each later layer maps the D tangents with one
+  // matrix product, and the output layer needs only the diagonal. Tangents are
+  // processed a few input dimensions at a time to bound memory (about 32 MiB
+  // of tangents per chunk). The same products as D reverse passes, without
+  // the graph. Shapes as forward(); results are detached. Always returns true.
+  bool velocity_and_divergence(const torch::Tensor& x, const torch::Tensor& t, torch::Tensor* v,
+                               torch::Tensor* div) override;
   // e.g. "mlp 4x256 silu, t concat, 198,914 parameters".
   std::string describe() const override;
 
   const MLPOptions& options() const { return options_; }
 
  private:
+  void check_input(const torch::Tensor& x, const torch::Tensor& t) const;
+  // W_1 [x, e(t)] + b_1 for grad mode off, without building the concatenation. (B, hidden)
+  torch::Tensor first_preactivation(const torch::Tensor& x, const torch::Tensor& t);
+  torch::Tensor inference_forward(const torch::Tensor& x, const torch::Tensor& t);
+  // inference_forward() and velocity_and_divergence() for one slice of rows.
+  torch::Tensor forward_rows(const torch::Tensor& x, const torch::Tensor& t);
+  void divergence_rows(const torch::Tensor& x, const torch::Tensor& t, torch::Tensor* v,
+                       torch::Tensor* div);
+  // Two (chunk, B, hidden) buffers the tangents alternate between.
+  struct TangentBuffers {
+    torch::Tensor a, b;
+  };
+  // Sum over the input dimensions [begin, begin + count) of d v_i / d x_i, per
+  // row, from the hidden layers' activation slopes (each (B, hidden)).
+  torch::Tensor divergence_chunk(const std::vector<torch::Tensor>& slopes, int64_t begin,
+                                 int64_t count, TangentBuffers* buffers);
+
   int64_t data_dim_;
   MLPOptions options_;
   torch::nn::Sequential net_;
+  std::vector<torch::nn::Linear> layers_;  // net_'s Linear layers, input to output
 };
 TORCH_MODULE(MLP);
 

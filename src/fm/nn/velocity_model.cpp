@@ -37,6 +37,11 @@ int64_t VelocityModel::parameter_count() const {
   return n;
 }
 
+bool VelocityModel::velocity_and_divergence(const torch::Tensor&, const torch::Tensor&,
+                                            torch::Tensor*, torch::Tensor*) {
+  return false;
+}
+
 VelocityModelPtr make_velocity_model(const nlohmann::json& model,
                                      const std::vector<int64_t>& data_shape) {
   ConfigSection section(model, "model");

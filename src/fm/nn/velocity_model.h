@@ -19,6 +19,14 @@ class VelocityModel : public torch::nn::Module {
   int64_t parameter_count() const;
   // A one-line human description for the start-up log, e.g. "mlp 4x256 silu".
   virtual std::string describe() const = 0;
+
+  // Optional fast path for the exact divergence (DESIGN: likelihood). A network
+  // that can compute v(x, t) together with div v = sum_i dv_i/dx_i per row
+  // without autograd overrides this, sets *v (B, ...) and *div (B,), both
+  // detached, and returns true. The default returns false and leaves both
+  // untouched: callers then differentiate forward() with autograd.
+  virtual bool velocity_and_divergence(const torch::Tensor& x, const torch::Tensor& t,
+                                       torch::Tensor* v, torch::Tensor* div);
 };
 
 using VelocityModelPtr = std::shared_ptr<VelocityModel>;

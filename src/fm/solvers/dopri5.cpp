@@ -114,9 +114,10 @@ SolveResult solve_dopri5(const VectorField& f, const torch::Tensor& x0,
     // Land exactly on t1; a remainder below rounding level joins this step.
     const bool last = direction * (t1 - (t + h)) <= 1e-12 * span;
     if (last) h = t1 - t;
-    if (std::abs(h) <= 16.0 * DBL_EPSILON * std::max(std::abs(t), span)) {
+    // A NaN step (tolerances below what the arithmetic can resolve) is an underflow too.
+    if (!(std::abs(h) > 16.0 * DBL_EPSILON * std::max(std::abs(t), span))) {
       throw RuntimeError("solver: dopri5 step size underflow at " + at_time(t, h) +
-                         "; the field blows up or is too stiff here");
+                         "; the field blows up or is too stiff here, or rtol/atol are too small");
     }
 
     // Attempt: six new stages; the last stage input is the 5th-order solution.

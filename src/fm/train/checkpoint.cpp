@@ -42,9 +42,10 @@ torch::serialize::InputArchive open_archive(const std::string& path) {
   if (!probe) throw InputError("checkpoint '" + path + "': cannot read file");
   try {
     archive.load_from(path);
-  } catch (const c10::Error& e) {
-    throw InputError("checkpoint '" + path + "' is not a flowmatch checkpoint (" +
-                     std::string(e.what_without_backtrace()) + ")");
+  } catch (const std::exception&) {
+    // LibTorch's own message quotes the damaged bytes; the file name says more.
+    throw InputError("checkpoint '" + path + "' is corrupt or not a flowmatch checkpoint "
+                     "(LibTorch could not read it)");
   }
   return archive;
 }
@@ -110,6 +111,8 @@ void load_checkpoint(const std::string& path, CheckpointState& state) {
   } catch (const c10::Error& e) {
     throw InputError("checkpoint '" + path + "' does not match the network or optimizer (" +
                      std::string(e.what_without_backtrace()) + ")");
+  } catch (const std::exception& e) {
+    throw InputError("checkpoint '" + path + "' is corrupt (" + std::string(e.what()) + ")");
   }
 }
 

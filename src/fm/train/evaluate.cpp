@@ -128,9 +128,13 @@ NllReport evaluate_nll(VelocityModel& model, Dataset& dataset, const EvalOptions
   report.split = options.split;
   int64_t size = dataset.split_size(options.split);
   report.n = options.limit > 0 ? std::min(options.limit, size) : size;
+  if (options.limit > size) {
+    spdlog::warn("eval: limit {} exceeds the {} points of split '{}'; evaluating all of them",
+                 options.limit, size, options.split);
+  }
   if (report.n == 0) {
-    throw InputError("fm-eval: split '" + options.split + "' of dataset '" + dataset.name() +
-                     "' is empty");
+    throw InputError("eval: split '" + options.split + "' of dataset '" + dataset.name() +
+                     "' is empty (images have a val split only with data.val_count > 0)");
   }
   report.estimator = describe_estimator(options.likelihood.divergence);
   report.solver = describe_solver(options.likelihood.solver);
@@ -139,6 +143,11 @@ NllReport evaluate_nll(VelocityModel& model, Dataset& dataset, const EvalOptions
   for (auto& p : model.parameters()) p.set_requires_grad(false);
   Velocity velocity = [&model](const torch::Tensor& x, const torch::Tensor& t) {
     return model.forward(x, t);
+  };
+  EvalOptions run = options;  // plus the network's analytic exact divergence, if it has one
+  run.likelihood.exact_divergence = [&model](const torch::Tensor& x, const torch::Tensor& t,
+                                             torch::Tensor* v, torch::Tensor* div) {
+    return model.velocity_and_divergence(x, t, v, div);
   };
   int64_t n_batches = (report.n + options.batch_size - 1) / options.batch_size;
   if (dist.is_main() && n_batches < dist.world_size()) {
@@ -149,8 +158,8 @@ NllReport evaluate_nll(VelocityModel& model, Dataset& dataset, const EvalOptions
         (report.n + dist.world_size() - 1) / dist.world_size());
   }
   auto start = Clock::now();
-  auto points = evaluate_shard(velocity, dataset, options, report.n,
-                               derive_seed(seed, kEvalStream), device, dist);
+  auto points = evaluate_shard(velocity, dataset, run, report.n, derive_seed(seed, kEvalStream),
+                               device, dist);
 
   // Gather: each point is non-zero on one rank only, so the sums are its value.
   auto nfe = torch::full({1}, points.nfe, torch::kInt64);

@@ -22,10 +22,13 @@ struct GeneratedSamples {
   torch::Tensor x_1;         // (N, ...) model space, float32, CPU
   torch::Tensor trajectory;  // (S + 1, N, ...) when asked: x_0 then each accepted step
   SolveStats stats;          // summed over batches
+  double seconds = 0.0;      // wall time of the integration alone (no draws, no copies out)
 };
 
 // All N source points are drawn at once from `generator` before integrating, so
-// the samples do not depend on batch_size or on the thread count.
+// the samples do not depend on batch_size or on the thread count. The solve
+// runs under c10::InferenceMode (no autograd state at all) with the model in
+// eval mode; the returned tensors are ordinary ones.
 GeneratedSamples generate_samples(VelocityModel& model, const std::vector<int64_t>& example_shape,
                                   const GenerateOptions& options, at::Generator& generator,
                                   torch::Device device);

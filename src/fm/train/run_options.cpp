@@ -18,7 +18,11 @@ PathOptions read_path(ConfigSection& s) {
   PathOptions o;
   o.type = s.choice("type", o.type, {"condot", "icfm", "otcfm"});
   o.sigma_min = s.number("sigma_min", o.type == "condot" ? 1e-4 : 0.0, 0.0, 1.0);
-  o.sigma = s.number("sigma", 0.0, 0.0);
+  o.sigma = s.number("sigma", 0.0, 0.0, 100.0);
+  if (o.type == "condot" && o.sigma != 0.0) {
+    throw InputError("config: key 'path.sigma' applies to icfm and otcfm; condot uses "
+                     "path.sigma_min");
+  }
   s.finish();
   return o;
 }
@@ -117,14 +121,36 @@ SolverOptions read_solver_options(ConfigSection& s, const SolverOptions& default
   SolverOptions o = defaults;
   o.method = s.choice("solver", defaults.method, solver_names());
   bool adaptive = is_adaptive(o.method);
-  o.steps = s.integer("steps", adaptive ? 0 : (defaults.steps > 0 ? defaults.steps : 50), 0);
-  o.step_size = s.number("step_size", 0.0, 0.0);
+  o.step_size = s.number("step_size", 0.0, 0.0, 1.0);
+  // A step size alone sets the step count; a default count would contradict it.
+  int64_t default_steps = adaptive || o.step_size > 0 ? 0 : (defaults.steps > 0 ? defaults.steps : 50);
+  o.steps = s.integer("steps", default_steps, 0, 10000000);
+  if (adaptive && (o.steps > 0 || o.step_size > 0)) {
+    throw InputError("config: key '" + s.key_path(o.steps > 0 ? "steps" : "step_size") +
+                     "' applies to fixed-step solvers, not '" + o.method + "' (use rtol/atol)");
+  }
   if (!adaptive && o.steps == 0 && o.step_size == 0.0) {
     throw InputError("config: key '" + s.key_path("steps") + "' must be >= 1 for solver '" +
                      o.method + "' (or give step_size)");
   }
-  o.rtol = s.number("rtol", defaults.rtol, 0.0, 1.0, true);
-  o.atol = s.number("atol", defaults.atol, 0.0, 1.0, true);
+  if (o.step_size > 0) {
+    // The step must tile [0, 1] and agree with an explicit step count.
+    double ratio = 1.0 / o.step_size;
+    int64_t n = std::llround(ratio);
+    if (std::abs(ratio - n) > 1e-6 * ratio) {
+      throw InputError("config: key '" + s.key_path("step_size") + "' = " +
+                       std::to_string(o.step_size) + " must divide [0, 1] into whole steps");
+    }
+    if (o.steps > 0 && o.steps != n) {
+      throw InputError("config: keys '" + s.key_path("steps") + "' = " + std::to_string(o.steps) +
+                       " and '" + s.key_path("step_size") + "' = " + std::to_string(o.step_size) +
+                       " disagree; give one of them");
+    }
+    o.steps = n;
+  }
+  // Tolerances below float64 resolution cannot be met by any step.
+  o.rtol = s.number("rtol", defaults.rtol, 1e-14, 1.0);
+  o.atol = s.number("atol", defaults.atol, 1e-14, 1.0);
   o.max_steps = s.integer("max_steps", defaults.max_steps, 1);
   return o;
 }
@@ -133,6 +159,11 @@ RunOptions parse_run_options(const nlohmann::json& config) {
   ConfigSection root(config, "");
   RunOptions o;
   o.name = root.string("name", "run");
+  if (o.name.empty() || o.name == "." || o.name == ".." ||
+      o.name.find('/') != std::string::npos) {
+    throw InputError("config: key 'name' = \"" + o.name +
+                     "\" must be a plain folder name (no '/', not empty, '.' or '..')");
+  }
   if (root.has("comment")) root.string("comment", "");
   o.seed = static_cast<uint64_t>(root.integer("seed", 0, 0));
   o.device = root.choice("device", "cpu", {"cpu", "cuda"});

@@ -2,6 +2,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include "fm/common/error.h"
+#include "fm/config/json_diff.h"
 #include "fm/train/model_builder.h"
 
 namespace fm {
@@ -12,6 +14,13 @@ TrainedModel load_trained_model(const std::string& path,
   out.meta = read_checkpoint_meta(path);
   nlohmann::json config = out.meta.config;
   if (edit) edit(config);
+  // Only how to sample and evaluate may change: the network, data and path
+  // must stay those the weights were trained with.
+  auto changed = first_difference(out.meta.config, config, {"sample", "eval", "device"});
+  if (!changed.empty()) {
+    throw InputError("checkpoint '" + path + "': config key '" + changed +
+                     "' cannot be changed for a trained model (only sample.*, eval.* and device)");
+  }
   out.options = parse_run_options(config);
   out.device = run_device(out.options);
 

@@ -10,12 +10,15 @@
 
 #include "fm/common/error.h"
 #include "fm/common/random.h"
+#include "fm/config/json_diff.h"
 #include "fm/io/atomic_file.h"
 #include "fm/paths/path.h"
 #include "fm/train/checkpoint.h"
 #include "fm/train/ema.h"
+#include "fm/train/fused_adam.h"
 #include "fm/train/metrics_log.h"
 #include "fm/train/model_builder.h"
+#include "fm/train/output_lock.h"
 #include "fm/train/schedule.h"
 
 namespace fm {
@@ -38,33 +41,15 @@ std::unique_ptr<torch::optim::Optimizer> make_optimizer(const OptimizerOptions& 
                     .eps(o.eps)
                     .weight_decay(o.weight_decay));
   }
-  return std::make_unique<torch::optim::Adam>(params, torch::optim::AdamOptions(o.lr)
-                                                          .betas({o.beta1, o.beta2})
-                                                          .eps(o.eps)
-                                                          .weight_decay(o.weight_decay));
+  // Adam's update for all parameter tensors at once (same options and state).
+  return std::make_unique<FusedAdam>(params, torch::optim::AdamOptions(o.lr)
+                                                 .betas({o.beta1, o.beta2})
+                                                 .eps(o.eps)
+                                                 .weight_decay(o.weight_decay));
 }
 
 void set_learning_rate(torch::optim::Optimizer& optimizer, double lr) {
   for (auto& group : optimizer.param_groups()) group.options().set_lr(lr);
-}
-
-// The first config key (dotted) where a and b differ, ignoring train.steps.
-std::string first_difference(const nlohmann::json& a, const nlohmann::json& b,
-                             const std::string& prefix = "") {
-  if (a.is_object() && b.is_object()) {
-    for (const auto& item : a.items()) {
-      std::string key = prefix.empty() ? item.key() : prefix + "." + item.key();
-      if (key == "train.steps") continue;
-      if (!b.contains(item.key())) return key;
-      auto d = first_difference(item.value(), b[item.key()], key);
-      if (!d.empty()) return d;
-    }
-    for (const auto& item : b.items()) {
-      if (!a.contains(item.key())) return prefix.empty() ? item.key() : prefix + "." + item.key();
-    }
-    return "";
-  }
-  return a == b ? "" : (prefix.empty() ? "<root>" : prefix);
 }
 
 // Rank r's share of the global batch; the split must be even so that the mean
@@ -154,7 +139,11 @@ void Trainer::State::build() {
 void Trainer::State::restore() {
   auto path = checkpoint_path("latest");
   auto meta = read_checkpoint_meta(path);
-  auto difference = first_difference(meta.config, options.resolved);
+  if (meta.step > options.train.steps) {
+    throw InputError("--resume: '" + path + "' is at step " + std::to_string(meta.step) +
+                     ", past train.steps = " + std::to_string(options.train.steps));
+  }
+  auto difference = first_difference(meta.config, options.resolved, {"train.steps"});
   if (!difference.empty()) {
     throw InputError("--resume: config key '" + difference + "' differs from the one in '" + path +
                      "'; only train.steps may change when resuming");
@@ -260,14 +249,21 @@ Trainer::~Trainer() = default;
 TrainSummary Trainer::run(int64_t stop_after_step) {
   State& s = *state_;
   const auto& train = s.options.train;
+  if (s.resume && !fs::exists(s.checkpoint_path("latest"))) {
+    throw InputError("--resume: nothing to resume in '" + s.out_dir + "' (no " +
+                     s.checkpoint_path("latest") + ")");
+  }
+  OutputLock lock;
+  if (s.dist.is_main()) lock = OutputLock(s.out_dir);  // one writer per output folder
+  s.build();
+  if (s.resume) s.restore();
+  s.prepare_validation();
+  // Written only once the run is known to be valid (a refused resume keeps the old one).
   if (s.dist.is_main()) {  // the only rank that writes files
     fs::create_directories(fs::path(s.out_dir) / "checkpoints");
     write_text_atomically((fs::path(s.out_dir) / "config.json").string(),
                           s.options.resolved.dump(2) + "\n");
   }
-  s.build();
-  if (s.resume) s.restore();
-  s.prepare_validation();
   std::optional<MetricsLog> metrics;
   if (s.dist.is_main()) {
     metrics.emplace((fs::path(s.out_dir) / "metrics.jsonl").string(), s.resume ? s.step : 0);

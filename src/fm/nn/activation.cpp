@@ -1,0 +1,53 @@
+#include "fm/nn/activation.h"
+
+#include "fm/common/error.h"
+
+namespace fm::nn_detail {
+namespace {
+
+// Softplus as torch::nn::Softplus with its defaults.
+constexpr double kSoftplusBeta = 1.0;
+constexpr double kSoftplusThreshold = 20.0;
+
+[[noreturn]] void unknown(const std::string& name) {
+  throw InputError("mlp: activation '" + name +
+                   "' must be one of silu, relu, gelu, tanh, softplus");
+}
+
+}  // namespace
+
+torch::Tensor activate_(torch::Tensor z, const std::string& name) {
+  if (name == "silu") return torch::silu_(z);
+  if (name == "relu") return torch::relu_(z);
+  if (name == "gelu") return torch::gelu_(z);
+  if (name == "tanh") return torch::tanh_(z);
+  if (name == "softplus") return torch::softplus(z, kSoftplusBeta, kSoftplusThreshold);
+  unknown(name);
+}
+
+ActivationAndSlope activate_with_slope_(torch::Tensor z, const std::string& name) {
+  // NOTE: the slopes come from LibTorch's own backward kernels with a gradient
+  // of ones: one fused pass each, and the same formulas autograd uses, so the
+  // forward-mode Jacobian agrees with reverse mode to rounding.
+  const auto ones = torch::ones({}, z.options()).expand_as(z);
+  ActivationAndSlope out;
+  if (name == "silu") {
+    out.slope = torch::silu_backward(ones, z);
+  } else if (name == "relu") {
+    out.slope = torch::threshold_backward(ones, z, 0.0);
+  } else if (name == "gelu") {
+    out.slope = torch::gelu_backward(ones, z);
+  } else if (name == "softplus") {
+    out.slope = torch::softplus_backward(ones, z, kSoftplusBeta, kSoftplusThreshold);
+  } else if (name == "tanh") {
+    out.value = torch::tanh_(z);
+    out.slope = torch::tanh_backward(ones, out.value);  // 1 - tanh^2, from the output
+    return out;
+  } else {
+    unknown(name);
+  }
+  out.value = activate_(z, name);
+  return out;
+}
+
+}  // namespace fm::nn_detail

@@ -1,0 +1,30 @@
+// Pointwise activations of the MLP without autograd (private to fm/nn): the
+// inference forward pass and the forward-mode Jacobian of
+// MLPImpl::velocity_and_divergence use them.
+#pragma once
+
+#include <torch/torch.h>
+
+#include <string>
+
+namespace fm::nn_detail {
+
+// Applies the activation `name` ("silu", "relu", "gelu", "tanh", "softplus",
+// the same functions as torch::nn's modules with default options) to z in
+// place where LibTorch has an in-place kernel, and returns the result (z
+// itself or a new tensor). z must not be needed by autograd: call under
+// NoGradGuard or InferenceMode. Throws InputError for another name.
+torch::Tensor activate_(torch::Tensor z, const std::string& name);
+
+struct ActivationAndSlope {
+  torch::Tensor value;  // act(z), same shape as z
+  torch::Tensor slope;  // act'(z), same shape as z
+};
+
+// act(z) and its derivative act'(z), both pointwise; z is overwritten (it is
+// a layer's pre-activation, not needed afterwards). Same names and
+// requirements as activate_(). softplus uses beta 1 and, as torch does, slope
+// 1 above the threshold 20 (where sigmoid already rounds to 1 in float32).
+ActivationAndSlope activate_with_slope_(torch::Tensor z, const std::string& name);
+
+}  // namespace fm::nn_detail

@@ -1,0 +1,23 @@
+// An advisory lock on a run's output folder, so two fm-train processes never
+// write the same checkpoints and metrics at once.
+#pragma once
+
+#include <string>
+
+namespace fm {
+
+class OutputLock {
+ public:
+  OutputLock() = default;
+  // Creates `dir` and takes an exclusive lock on `dir/.lock`; throws
+  // InputError naming the folder if another process holds it.
+  explicit OutputLock(const std::string& dir);
+  OutputLock(OutputLock&& other) noexcept;
+  OutputLock& operator=(OutputLock&& other) noexcept;
+  ~OutputLock();
+
+ private:
+  int fd_ = -1;
+};
+
+}  // namespace fm
