@@ -3,21 +3,25 @@
 # dataset-fashion-mnist), write a 64-image sample grid and report bits/dim on
 # 1,000 test images. Sized to finish in about 15 minutes on 2 CPU cores.
 #   scripts/main-job.sh [OUT_DIR=runs/fashion-mnist] [extra fm-train flags...]
+# Environment: FM_THREADS (threads for all three programs; default all cores),
+# FM_EVAL_LIMIT (test images for bits/dim; default 1000).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=${1:-runs/fashion-mnist}
 shift || true
 bin=build
+threads=(--threads "${FM_THREADS:-$(nproc)}")
+limit=${FM_EVAL_LIMIT:-1000}
 
 echo "== train (configs/fashion-mnist.json) -> $out"
-"$bin/fm-train" --config configs/fashion-mnist.json --out "$out" "$@"
+"$bin/fm-train" --config configs/fashion-mnist.json --out "$out" "${threads[@]}" "$@"
 
 echo "== sample 64 images -> $out/samples.png"
-"$bin/fm-sample" --checkpoint "$out/checkpoints/latest.pt" --num 64 --out "$out/samples.png"
-"$bin/fm-sample" --checkpoint "$out/checkpoints/latest.pt" --num 64 --out "$out/samples.npy"
+"$bin/fm-sample" --checkpoint "$out/checkpoints/latest.pt" --num 64 --out "$out/samples.png" "${threads[@]}"
+"$bin/fm-sample" --checkpoint "$out/checkpoints/latest.pt" --num 64 --out "$out/samples.npy" "${threads[@]}"
 
-echo "== bits/dim on 1,000 test images -> $out/eval.json"
-"$bin/fm-eval" --checkpoint "$out/checkpoints/latest.pt" --limit 1000 --json "$out/eval.json"
+echo "== bits/dim on $limit test images -> $out/eval.json"
+"$bin/fm-eval" --checkpoint "$out/checkpoints/latest.pt" --limit "$limit" --json "$out/eval.json" "${threads[@]}"
 
 cat <<DONE
 == outputs

@@ -51,7 +51,7 @@ void keep_freed_memory() {
 }  // namespace
 
 void add_common_flags(CLI::App& app, CommonFlags& flags) {
-  app.add_option("--set", flags.overrides, "Override a config key: --set train.lr=3e-4")
+  app.add_option("--set", flags.overrides, "Override a config key: --set train.optimizer.lr=3e-4")
       ->type_name("KEY=VALUE")
       ->allow_extra_args(false);
   app.add_option("--threads", flags.threads, "Intra-op threads (default: all cores)")
