@@ -5,6 +5,7 @@
 #include <torch/torch.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -48,6 +49,26 @@ void keep_freed_memory() {
   mallopt(M_TRIM_THRESHOLD, 1 << 30);
 }
 
+// LibTorch 1.x ships AVX-512 versions of its pointwise kernels but runs the
+// AVX2 ones unless ATEN_CPU_CAPABILITY says otherwise; on this project's
+// machines the AVX-512 SiLU, sigmoid and their backward passes take half the
+// time (~10% of a sampling step). Chosen before the first kernel runs (the
+// choice is made once, then), only on CPUs that have the instructions, and
+// never over the user's own setting. Returns the capability in force.
+std::string choose_kernels() {
+  const char* set = std::getenv("ATEN_CPU_CAPABILITY");
+  if (set != nullptr) return set;
+#if defined(__x86_64__)
+  __builtin_cpu_init();
+  if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+      __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq")) {
+    setenv("ATEN_CPU_CAPABILITY", "avx512", 0);
+    return "avx512";
+  }
+#endif
+  return "LibTorch's default";
+}
+
 }  // namespace
 
 void add_common_flags(CLI::App& app, CommonFlags& flags) {
@@ -67,6 +88,7 @@ void set_up_runtime(const std::string& program, const CommonFlags& flags) {
   spdlog::set_pattern("[%H:%M:%S] %^%l%$ %v");
   spdlog::set_level(spdlog::level::from_str(flags.log_level));
   keep_freed_memory();
+  const std::string kernels = choose_kernels();
 
   int wanted = flags.threads > 0 ? flags.threads
                                  : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
@@ -75,8 +97,8 @@ void set_up_runtime(const std::string& program, const CommonFlags& flags) {
   if (got != wanted) spdlog::warn("asked for {} threads, LibTorch uses {}", wanted, got);
 
   std::string blas = loaded_blas();
-  spdlog::info("{} | LibTorch {} | {} threads | BLAS {}", program, TORCH_VERSION, got,
-               blas.empty() ? "not loaded yet" : blas);
+  spdlog::info("{} | LibTorch {} | {} threads | BLAS {} | kernels {}", program, TORCH_VERSION,
+               got, blas.empty() ? "not loaded yet" : blas, kernels);
   if (blas.find("/blas/libblas") != std::string::npos) {
     spdlog::warn("the reference BLAS is active (20-30x slower matrix products); install "
                  "libopenblas0-openmp (scripts/setup.sh does)");

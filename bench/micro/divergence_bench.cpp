@@ -7,10 +7,10 @@
 // Prints each method's milliseconds per evaluation (median of --reps) and the
 // largest difference to the autograd result.
 //   fm-bench-divergence [--threads N] [--reps R]
-#include <CLI/CLI.hpp>
 #include <malloc.h>
 #include <torch/torch.h>
 
+#include <CLI/CLI.hpp>
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -37,9 +37,8 @@ double median_ms(const Method& method, const torch::Tensor& x, const torch::Tens
   for (int i = 0; i < reps; ++i) {
     auto start = std::chrono::steady_clock::now();
     method(x, t);
-    ms.push_back(
-        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start)
-            .count());
+    ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start)
+                     .count());
   }
   std::sort(ms.begin(), ms.end());
   return ms[ms.size() / 2];
@@ -47,8 +46,7 @@ double median_ms(const Method& method, const torch::Tensor& x, const torch::Tens
 
 // d passes folded into one: row block i of the repeated batch gets a one-hot
 // gradient at column i, so its input gradient's column i is dv_i/dx_i.
-torch::Tensor batched_divergence(fm::MLPImpl& mlp, const torch::Tensor& x,
-                                 const torch::Tensor& t) {
+torch::Tensor batched_divergence(fm::MLPImpl& mlp, const torch::Tensor& x, const torch::Tensor& t) {
   const int64_t batch = x.size(0), dim = x.size(1);
   auto x_rep = x.repeat({dim, 1}).requires_grad_(true);
   auto v = mlp.forward(x_rep, t.repeat({dim}));

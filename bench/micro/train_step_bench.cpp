@@ -9,10 +9,10 @@
 // difference between the two.
 //   fm-bench-train-step [--threads N] [--reps R]
 #include <ATen/Parallel.h>
-#include <CLI/CLI.hpp>
 #include <malloc.h>
 #include <torch/torch.h>
 
+#include <CLI/CLI.hpp>
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -63,9 +63,8 @@ double median_ms(const std::function<void()>& step, int reps) {
   for (int i = 0; i < reps; ++i) {
     auto start = std::chrono::steady_clock::now();
     step();
-    ms.push_back(
-        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start)
-            .count());
+    ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start)
+                     .count());
   }
   std::sort(ms.begin(), ms.end());
   return ms[ms.size() / 2];
@@ -84,11 +83,13 @@ void run_shape(const Shape& s, int reps) {
 
   auto a = whole_batch(*mlp, x, t, u), b = split_batch(*mlp, x, t, u);
   double diff = 0;
-  for (size_t i = 0; i < a.size(); ++i) diff = std::max(diff, (a[i] - b[i]).abs().max().item<double>());
+  for (size_t i = 0; i < a.size(); ++i)
+    diff = std::max(diff, (a[i] - b[i]).abs().max().item<double>());
   double whole = median_ms([&] { whole_batch(*mlp, x, t, u); }, reps);
   double split = median_ms([&] { split_batch(*mlp, x, t, u); }, reps);
-  std::printf("%s: batch %ld, %ldx%ld: whole %.2f ms, split %.2f ms (x%.2f), max |grad diff| %.1e\n",
-              s.name, s.batch, s.depth, s.hidden, whole, split, whole / split, diff);
+  std::printf(
+      "%s: batch %ld, %ldx%ld: whole %.2f ms, split %.2f ms (x%.2f), max |grad diff| %.1e\n",
+      s.name, s.batch, s.depth, s.hidden, whole, split, whole / split, diff);
 }
 
 }  // namespace

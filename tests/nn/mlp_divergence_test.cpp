@@ -6,6 +6,7 @@
 
 #include <string>
 #include <tuple>
+#include <vector>
 
 #include "fm/common/random.h"
 #include "fm/nn/mlp.h"
@@ -74,27 +75,52 @@ TEST_P(MLPDivergence, ForwardModeMatchesAutogradInFloat32) {
   EXPECT_LT(max_abs(v - mlp->forward(x, t).detach()), 1e-5);
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    ActivationsTimesDepths, MLPDivergence,
-    ::testing::Values(Case{"silu", "concat", 4}, Case{"relu", "concat", 3},
-                      Case{"gelu", "sinusoidal", 2}, Case{"tanh", "concat", 1},
-                      Case{"softplus", "sinusoidal", 3}, Case{"silu", "concat", 0}));
+INSTANTIATE_TEST_SUITE_P(ActivationsTimesDepths, MLPDivergence,
+                         ::testing::Values(Case{"silu", "concat", 4}, Case{"relu", "concat", 3},
+                                           Case{"gelu", "sinusoidal", 2}, Case{"tanh", "concat", 1},
+                                           Case{"softplus", "sinusoidal", 3},
+                                           Case{"silu", "concat", 0}));
 
-TEST(MLPDivergence, ChunkedTangentsOverManyDimensionsMatchAutograd) {
-  // 2048 rows x 512 hidden in float64 is 8 MiB per input dimension, so the 32
-  // MiB chunk holds 4 of the 6 dimensions: chunks of 4 and 2.
+TEST(MLPDivergence, BlocksOfRowsAndChunksOfDimensionsMatchAutograd) {
+  // float64 with 512 hidden units: blocks of 128 rows (512 KiB of activations),
+  // so 2000 rows are 16 blocks (the last one short), each with its 5 input
+  // dimensions in chunks of 2, 2 and 1 (1 MiB of tangents per chunk).
   MLPOptions o;
   o.hidden = 512;
   o.depth = 2;
   torch::manual_seed(7);
-  MLP mlp(6, o);
+  MLP mlp(5, o);
   mlp->to(torch::kDouble);
   auto gen = make_generator(8);
-  auto x = torch::randn({2048, 6}, gen, torch::kDouble);
-  auto t = torch::rand({2048}, gen, torch::kDouble);
+  auto x = torch::randn({2000, 5}, gen, torch::kDouble);
+  auto t = torch::rand({2000}, gen, torch::kDouble);
   torch::Tensor v, div;
   ASSERT_TRUE(mlp->velocity_and_divergence(x, t, &v, &div));
   EXPECT_LT(max_abs(div - autograd_divergence(*mlp, x, t)), 1e-10);  // float64 rounding
+  EXPECT_LT(max_abs(v - mlp->forward(x, t).detach()), 1e-12);
+}
+
+TEST(MLPDivergence, SameResultWithOneOrTwoThreads) {
+  torch::manual_seed(9);
+  MLP mlp(3, MLPOptions{});
+  auto x = torch::randn({3000, 3}, make_generator(10));
+  auto t = torch::full({3000}, 0.3);
+  const int before = torch::get_num_threads();
+  std::vector<torch::Tensor> divs, vs;
+  for (int threads : {1, 2}) {
+    torch::set_num_threads(threads);
+    torch::Tensor v, div;
+    ASSERT_TRUE(mlp->velocity_and_divergence(x, t, &v, &div));
+    divs.push_back(div);
+    vs.push_back(v);
+    torch::NoGradGuard no_grad;
+    vs.push_back(mlp->forward(x, t));
+  }
+  torch::set_num_threads(before);
+  // float32; row slices only change which thread computes a row: 1e-5.
+  EXPECT_LT(max_abs(divs[0] - divs[1]), 1e-5);
+  EXPECT_LT(max_abs(vs[0] - vs[2]), 1e-5);
+  EXPECT_LT(max_abs(vs[1] - vs[3]), 1e-5);
 }
 
 TEST(MLPDivergence, WorksUnderInferenceModeWithTheSameResult) {
@@ -119,8 +145,8 @@ TEST(MLPInference, GradModeOffMatchesTheAutogradPathForEqualAndMixedTimes) {
     mlp->to(torch::kDouble);
     auto gen = make_generator(12);
     auto x = torch::randn({40, 4}, gen, torch::kDouble);
-    for (const auto& t : {torch::full({40}, 0.25, torch::kDouble),
-                          torch::rand({40}, gen, torch::kDouble)}) {
+    for (const auto& t :
+         {torch::full({40}, 0.25, torch::kDouble), torch::rand({40}, gen, torch::kDouble)}) {
       auto expected = mlp->forward(x, t).detach();
       torch::NoGradGuard no_grad;
       // float64, only the order of the sums differs: 1e-12.
@@ -132,8 +158,8 @@ TEST(MLPInference, GradModeOffMatchesTheAutogradPathForEqualAndMixedTimes) {
 TEST(VelocityModel, NetworksWithoutAnAnalyticDivergenceReturnFalse) {
   UNet unet(std::vector<int64_t>{1, 8, 8}, UNetOptions{});
   torch::Tensor v, div;
-  EXPECT_FALSE(unet->velocity_and_divergence(torch::zeros({1, 1, 8, 8}), torch::zeros({1}), &v,
-                                             &div));
+  EXPECT_FALSE(
+      unet->velocity_and_divergence(torch::zeros({1, 1, 8, 8}), torch::zeros({1}), &v, &div));
   EXPECT_FALSE(v.defined());
   EXPECT_FALSE(div.defined());
 }

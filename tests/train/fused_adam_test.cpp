@@ -21,7 +21,8 @@ class SmallModel : public VelocityModel {
     a_ = register_parameter("a", torch::randn({3, 4}, torch::kFloat64));
     b_ = register_parameter("b", torch::randn({4}, torch::kFloat64));
     c_ = register_parameter(
-        "c", torch::randn({2, 3, 3, 3}, torch::kFloat64).contiguous(torch::MemoryFormat::ChannelsLast));
+        "c",
+        torch::randn({2, 3, 3, 3}, torch::kFloat64).contiguous(torch::MemoryFormat::ChannelsLast));
   }
   torch::Tensor forward(const torch::Tensor& x, const torch::Tensor&) override {
     return torch::tanh(x.matmul(a_) + b_).sum() * c_.square().sum();
@@ -44,7 +45,8 @@ void take_step(SmallModel& model, torch::optim::Optimizer& optimizer, int step) 
 double max_difference(SmallModel& a, SmallModel& b) {
   double d = 0;
   auto pa = a.parameters(), pb = b.parameters();
-  for (size_t i = 0; i < pa.size(); ++i) d = std::max(d, (pa[i] - pb[i]).abs().max().item<double>());
+  for (size_t i = 0; i < pa.size(); ++i)
+    d = std::max(d, (pa[i] - pb[i]).abs().max().item<double>());
   return d;
 }
 

@@ -16,6 +16,15 @@ constexpr double kSoftplusThreshold = 20.0;
 
 }  // namespace
 
+torch::Tensor activate(const torch::Tensor& z, const std::string& name) {
+  if (name == "silu") return torch::silu(z);
+  if (name == "relu") return torch::relu(z);
+  if (name == "gelu") return torch::gelu(z);
+  if (name == "tanh") return torch::tanh(z);
+  if (name == "softplus") return torch::softplus(z, kSoftplusBeta, kSoftplusThreshold);
+  unknown(name);
+}
+
 torch::Tensor activate_(torch::Tensor z, const std::string& name) {
   if (name == "silu") return torch::silu_(z);
   if (name == "relu") return torch::relu_(z);
@@ -28,7 +37,9 @@ torch::Tensor activate_(torch::Tensor z, const std::string& name) {
 ActivationAndSlope activate_with_slope_(torch::Tensor z, const std::string& name) {
   // NOTE: the slopes come from LibTorch's own backward kernels with a gradient
   // of ones: one fused pass each, and the same formulas autograd uses, so the
-  // forward-mode Jacobian agrees with reverse mode to rounding.
+  // forward-mode Jacobian agrees with reverse mode to rounding. (A SiLU slope
+  // built from sigmoid(z), one exponential fewer, takes three more passes over
+  // the activations and measured no faster.)
   const auto ones = torch::ones({}, z.options()).expand_as(z);
   ActivationAndSlope out;
   if (name == "silu") {

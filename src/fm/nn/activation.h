@@ -16,6 +16,9 @@ namespace fm::nn_detail {
 // NoGradGuard or InferenceMode. Throws InputError for another name.
 torch::Tensor activate_(torch::Tensor z, const std::string& name);
 
+// act(z) with autograd (LibTorch's functions), for training.
+torch::Tensor activate(const torch::Tensor& z, const std::string& name);
+
 struct ActivationAndSlope {
   torch::Tensor value;  // act(z), same shape as z
   torch::Tensor slope;  // act'(z), same shape as z

@@ -3,42 +3,48 @@
 #include <ATen/Parallel.h>
 
 #include <algorithm>
-#include <cstdlib>
 #include <functional>
 
 #include "fm/common/error.h"
 #include "fm/nn/activation.h"
 #include "fm/nn/describe.h"
+#include "fm/nn/matmul.h"
 #include "fm/nn/time_embedding.h"
 
 namespace fm {
 namespace {
 
-// Bytes of tangents (input dimensions x B x hidden) handled at once by
-// velocity_and_divergence: enough rows for efficient matrix products, small
-// next to the activations autograd would keep.
-constexpr int64_t kTangentChunkBytes = int64_t{32} << 20;
+// Bytes of tangents (input dimensions x rows x hidden) handled at once by
+// velocity_and_divergence(): a chunk of input dimensions shares each product.
+constexpr int64_t kTangentChunkBytes = int64_t{1} << 20;
+
+// Rows of one block of velocity_and_divergence(), as bytes of one hidden
+// activation: small enough that a block's activations, slopes and tangents
+// stay in a core's L2 cache between the products and the pointwise passes
+// (measured on the bench workloads: 20% faster than whole batches).
+constexpr int64_t kDivergenceBlockBytes = int64_t{512} << 10;
 
 // Fewest rows worth a thread of their own in for_row_slices().
 constexpr int64_t kMinSliceRows = 256;
 
-// Calls fn(begin, count) on consecutive ranges of `rows` rows, one range per
-// intra-op thread. Inside, LibTorch and the BLAS run single-threaded (nested
+// Calls fn(begin, count) on consecutive ranges of `rows` rows of at most
+// `block` rows each, spread over the intra-op threads: one contiguous slice
+// per thread. Inside, LibTorch and the BLAS run single-threaded (nested
 // parallelism is off), so a whole forward pass is one parallel region instead
 // of one per operation: no thread hand-offs between the small operations, and
 // far less sensitivity to other processes competing for the cores.
-void for_row_slices(int64_t rows, const std::function<void(int64_t, int64_t)>& fn) {
+void for_row_slices(int64_t rows, int64_t block, const std::function<void(int64_t, int64_t)>& fn) {
+  auto blocks = [&](int64_t lo, int64_t hi) {
+    for (int64_t b = lo; b < hi; b += block) fn(b, std::min(block, hi - b));
+  };
   const int64_t slices = std::min<int64_t>(at::get_num_threads(), rows / kMinSliceRows);
-  if (slices <= 1 || at::in_parallel_region() || std::getenv("FM_NO_SLICES")) {
-    fn(0, rows);
+  if (slices <= 1 || at::in_parallel_region()) {
+    blocks(0, rows);
     return;
   }
   at::parallel_for(0, slices, 1, [&](int64_t begin, int64_t end) {
     torch::NoGradGuard no_grad;  // grad mode is per thread
-    for (int64_t s = begin; s < end; ++s) {
-      const int64_t lo = rows * s / slices;
-      fn(lo, rows * (s + 1) / slices - lo);
-    }
+    for (int64_t s = begin; s < end; ++s) blocks(rows * s / slices, rows * (s + 1) / slices);
   });
 }
 
@@ -116,7 +122,13 @@ torch::Tensor MLPImpl::forward(const torch::Tensor& x, const torch::Tensor& t) {
   auto time = options_.time_embedding == "concat"
                   ? t_x.unsqueeze(1)
                   : sinusoidal_embedding(t_x, options_.time_embedding_dim);
-  return net_->forward(torch::cat({x, time.to(x.dtype())}, 1));
+  // net_'s layers, with products from matmul.h instead of net_->forward().
+  auto h = torch::cat({x, time.to(x.dtype())}, 1);
+  for (size_t k = 0; k + 1 < layers_.size(); ++k) {
+    h = nn_detail::activate(nn_detail::linear(h, layers_[k]->weight, layers_[k]->bias),
+                            options_.activation);
+  }
+  return nn_detail::linear(h, layers_.back()->weight, layers_.back()->bias);
 }
 
 torch::Tensor MLPImpl::first_preactivation(const torch::Tensor& x, const torch::Tensor& t) {
@@ -127,20 +139,24 @@ torch::Tensor MLPImpl::first_preactivation(const torch::Tensor& x, const torch::
   const auto t_x = t.to(x.options());
   if (options_.time_embedding != "concat") {
     auto e = sinusoidal_embedding(t_x, options_.time_embedding_dim);
-    return torch::addmm(bias, x, w_x.t()).addmm_(e, w_t.t());
+    auto z = nn_detail::affine(x, w_x, bias);
+    nn_detail::product_out(z, e, w_t.t(), /*accumulate=*/true);
+    return z;
   }
   // A solver calls with one t for the whole batch: t's column becomes bias.
   const auto t_first = t_x.select(0, 0);
   if (t_x.eq(t_first).all().item<bool>()) {
-    return torch::addmm(bias + t_first * w_t.select(1, 0), x, w_x.t());
+    return nn_detail::affine(x, w_x, bias + t_first * w_t.select(1, 0));
   }
-  return torch::addmm(bias, x, w_x.t()).addr_(t_x, w_t.select(1, 0));
+  return nn_detail::affine(x, w_x, bias).addr_(t_x, w_t.select(1, 0));
 }
 
 torch::Tensor MLPImpl::inference_forward(const torch::Tensor& x, const torch::Tensor& t) {
   auto v = torch::empty_like(x, torch::MemoryFormat::Contiguous);
-  for_row_slices(x.size(0), [&](int64_t begin, int64_t count) {
-    v.narrow(0, begin, count).copy_(forward_rows(x.narrow(0, begin, count), t.narrow(0, begin, count)));
+  // Whole slices: the products of a sampling batch run faster on many rows.
+  for_row_slices(x.size(0), x.size(0), [&](int64_t begin, int64_t count) {
+    auto rows = forward_rows(x.narrow(0, begin, count), t.narrow(0, begin, count));
+    v.narrow(0, begin, count).copy_(rows);
   });
   return v;
 }
@@ -149,11 +165,11 @@ torch::Tensor MLPImpl::forward_rows(const torch::Tensor& x, const torch::Tensor&
   auto h = first_preactivation(x, t);
   const size_t n_hidden = layers_.size() - 1;
   for (size_t k = 0; k < n_hidden; ++k) {
-    if (k > 0) h = torch::addmm(layers_[k]->bias, h, layers_[k]->weight.t());
+    if (k > 0) h = nn_detail::affine(h, layers_[k]->weight, layers_[k]->bias);
     h = nn_detail::activate_(h, options_.activation);
   }
   if (n_hidden == 0) return h;  // the first layer is the output layer
-  return torch::addmm(layers_.back()->bias, h, layers_.back()->weight.t());
+  return nn_detail::affine(h, layers_.back()->weight, layers_.back()->bias);
 }
 
 bool MLPImpl::velocity_and_divergence(const torch::Tensor& x, const torch::Tensor& t,
@@ -162,7 +178,9 @@ bool MLPImpl::velocity_and_divergence(const torch::Tensor& x, const torch::Tenso
   torch::NoGradGuard no_grad;
   *v = torch::empty_like(x, torch::MemoryFormat::Contiguous);
   *div = torch::empty({x.size(0)}, x.options());
-  for_row_slices(x.size(0), [&](int64_t begin, int64_t count) {
+  const int64_t block = std::max<int64_t>(
+      64, kDivergenceBlockBytes / (options_.hidden * static_cast<int64_t>(x.element_size())));
+  for_row_slices(x.size(0), block, [&](int64_t begin, int64_t count) {
     torch::Tensor v_rows, div_rows;
     divergence_rows(x.narrow(0, begin, count), t.narrow(0, begin, count), &v_rows, &div_rows);
     v->narrow(0, begin, count).copy_(v_rows);
@@ -184,12 +202,12 @@ void MLPImpl::divergence_rows(const torch::Tensor& x, const torch::Tensor& t, to
   std::vector<torch::Tensor> slopes;
   auto h = first_preactivation(x, t);
   for (size_t k = 0; k + 1 < layers_.size(); ++k) {
-    if (k > 0) h = torch::addmm(layers_[k]->bias, h, layers_[k]->weight.t());
+    if (k > 0) h = nn_detail::affine(h, layers_[k]->weight, layers_[k]->bias);
     auto activated = nn_detail::activate_with_slope_(h, options_.activation);
     h = activated.value;
     slopes.push_back(activated.slope);
   }
-  *v = torch::addmm(layers_.back()->bias, h, layers_.back()->weight.t());
+  *v = nn_detail::affine(h, layers_.back()->weight, layers_.back()->bias);
 
   // Tangents, a chunk of input dimensions at a time, in two reused buffers.
   const int64_t bytes_per_dim = batch * hidden * static_cast<int64_t>(x.element_size());
@@ -208,12 +226,12 @@ torch::Tensor MLPImpl::divergence_chunk(const std::vector<torch::Tensor>& slopes
   auto tangent = buffers->a.narrow(0, 0, count), next = buffers->b.narrow(0, 0, count);
   // First hidden layer: d h_1 / d x_i = act'(z_1) * W_1[:, i], no product needed.
   const auto w_in = layers_.front()->weight.narrow(1, begin, count).t();  // (count, hidden)
-  torch::mul_out(tangent, slopes[0].unsqueeze(0), w_in.unsqueeze(1));    // (count, B, hidden)
+  torch::mul_out(tangent, slopes[0].unsqueeze(0), w_in.unsqueeze(1));     // (count, B, hidden)
 
   // Later hidden layers: one product for all `count` tangents, then the slope.
   for (size_t k = 1; k < slopes.size(); ++k) {
     auto rows = next.view({count * batch, hidden});
-    torch::mm_out(rows, tangent.view({count * batch, hidden}), layers_[k]->weight.t());
+    nn_detail::product_out(rows, tangent.view({count * batch, hidden}), layers_[k]->weight.t());
     next.mul_(slopes[k]);
     std::swap(tangent, next);
   }

@@ -42,17 +42,20 @@ class MLPImpl : public VelocityModel {
   // x: (B, D); t: (B,). Returns (B, D). Throws InputError on other shapes.
   // With grad mode off (NoGradGuard, InferenceMode) it takes a leaner path:
   // no concatenation of t (its column of the first weight is folded into the
-  // bias when all t are equal), bias fused into each product and activations
-  // in place. The result equals the autograd path's up to rounding.
+  // bias when all t are equal), bias fused into each product, activations in
+  // place, and one slice of rows per intra-op thread. The result equals the
+  // autograd path's up to rounding.
   torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& t) override;
 
   // v(x, t) and div v = sum_i dv_i/dx_i for every row by forward-mode Jacobian
   // propagation, without autograd: the first layer's tangent for input i is
   // act'(z_1) * W_1[:, i], each later layer maps the D tangents with one
-  // matrix product, and the output layer needs only the diagonal. Tangents are
-  // processed a few input dimensions at a time to bound memory (about 32 MiB
-  // of tangents per chunk). The same products as D reverse passes, without
-  // the graph. Shapes as forward(); results are detached. Always returns true.
+  // matrix product, and the output layer needs only the diagonal. The same
+  // products as D reverse passes, without the graph. Rows go in blocks of
+  // ~512 KiB of activations (one slice of blocks per intra-op thread) and the
+  // tangents of a block a few input dimensions at a time (~1 MiB), so the work
+  // stays in cache and memory does not grow with B or D. Shapes as forward();
+  // results are detached. Always returns true.
   bool velocity_and_divergence(const torch::Tensor& x, const torch::Tensor& t, torch::Tensor* v,
                                torch::Tensor* div) override;
   // e.g. "mlp 4x256 silu, t concat, 198,914 parameters".

@@ -100,10 +100,12 @@ ResBlockImpl::ResBlockImpl(int64_t in_channels, int64_t out_channels, int64_t ti
 }
 
 torch::Tensor ResBlockImpl::forward(const torch::Tensor& x, const torch::Tensor& temb) {
+  // NOTE: the additions go in place into the convolutions' fresh outputs, which
+  // their backward does not need: two fewer activation-sized temporaries.
   auto h = conv1_->forward(torch::silu(norm1_->forward(x)));
-  h = h + temb_->forward(temb).unsqueeze(-1).unsqueeze(-1);
+  h.add_(temb_->forward(temb).unsqueeze(-1).unsqueeze(-1));
   h = conv2_->forward(dropout_->forward(torch::silu(norm2_->forward(h))));
-  return h + (skip_ ? skip_->forward(x) : x);
+  return h.add_(skip_ ? skip_->forward(x) : x);
 }
 
 AttentionBlockImpl::AttentionBlockImpl(int64_t channels, int64_t num_heads, int64_t groups)

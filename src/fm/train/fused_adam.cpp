@@ -1,5 +1,8 @@
 #include "fm/train/fused_adam.h"
 
+#include <ATen/Dispatch.h>
+#include <ATen/Parallel.h>
+
 #include <cmath>
 #include <sstream>
 #include <string>
@@ -39,6 +42,28 @@ torch::Tensor view_at(const torch::Tensor& buffer, int64_t offset, const torch::
   torch::NoGradGuard no_grad;
   return torch::empty({0}, buffer.options())
       .set_(buffer.storage(), buffer.storage_offset() + offset, p.sizes(), p.strides());
+}
+
+// Adam's per-element arithmetic, as torch::optim::Adam::step does it with
+// whole-tensor operations (there: eight passes over the buffers, here one).
+struct AdamCoefficients {
+  double beta1, beta2, eps, weight_decay, step_size, sqrt_bias_correction2;
+};
+
+template <typename T>
+void adam_update(T* p, const T* g, T* m, T* v, int64_t n, const AdamCoefficients& c) {
+  const T beta1 = c.beta1, beta2 = c.beta2, one_minus_beta1 = 1 - c.beta1;
+  const T one_minus_beta2 = 1 - c.beta2, eps = c.eps, weight_decay = c.weight_decay;
+  const T step_size = c.step_size, sqrt_bc2 = c.sqrt_bias_correction2;
+  const bool decay = c.weight_decay != 0;
+  at::parallel_for(0, n, 1 << 14, [&](int64_t begin, int64_t end) {
+    for (int64_t i = begin; i < end; ++i) {
+      const T grad = decay ? g[i] + weight_decay * p[i] : g[i];
+      m[i] = m[i] * beta1 + one_minus_beta1 * grad;
+      v[i] = v[i] * beta2 + one_minus_beta2 * grad * grad;
+      p[i] -= step_size * m[i] / (std::sqrt(v[i]) / sqrt_bc2 + eps);
+    }
+  });
 }
 
 }  // namespace
@@ -148,7 +173,7 @@ torch::Tensor FusedAdam::step(LossClosure closure) {
   if (!in_buffers()) rebuild_buffers();
   gather_grads();
 
-  // torch::optim::Adam::step's arithmetic, operation for operation.
+  // torch::optim::Adam::step's update, in one pass over the buffers.
   const auto& o = static_cast<const torch::optim::AdamOptions&>(param_groups_[0].options());
   int64_t step = 0;
   for (const auto& p : param_groups_[0].params()) {
@@ -157,13 +182,17 @@ torch::Tensor FusedAdam::step(LossClosure closure) {
     step = state.step();
   }
   const double beta1 = std::get<0>(o.betas()), beta2 = std::get<1>(o.betas());
-  const double bias_correction1 = 1 - std::pow(beta1, step);
-  const double bias_correction2 = 1 - std::pow(beta2, step);
-  auto grad = o.weight_decay() != 0 ? grads_.add(params_, o.weight_decay()) : grads_;
-  exp_avg_.mul_(beta1).add_(grad, 1 - beta1);
-  exp_avg_sq_.mul_(beta2).addcmul_(grad, grad, 1 - beta2);
-  auto denom = (exp_avg_sq_.sqrt() / std::sqrt(bias_correction2)).add_(o.eps());
-  params_.addcdiv_(exp_avg_, denom, -o.lr() / bias_correction1);
+  AdamCoefficients c{beta1,
+                     beta2,
+                     o.eps(),
+                     o.weight_decay(),
+                     o.lr() / (1 - std::pow(beta1, step)),
+                     std::sqrt(1 - std::pow(beta2, step))};
+  AT_DISPATCH_FLOATING_TYPES(params_.scalar_type(), "fused_adam", [&] {
+    adam_update(params_.data_ptr<scalar_t>(), grads_.data_ptr<scalar_t>(),
+                exp_avg_.data_ptr<scalar_t>(), exp_avg_sq_.data_ptr<scalar_t>(), params_.numel(),
+                c);
+  });
   return loss;
 }
 

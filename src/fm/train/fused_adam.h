@@ -11,10 +11,11 @@ namespace fm {
 // torch::optim::Adam with the same options, update rule, state (one
 // AdamParamState per parameter) and checkpoint format, but one update for all
 // parameter tensors together: the parameters, their gradients and both moment
-// estimates are made views into four flat buffers, so a step is the same eight
-// tensor operations whatever the number of parameter tensors (torch's Adam
-// runs them once per tensor: ~100 small operations per step for an MLP, ~800
-// for the U-Net).
+// estimates are made views into four flat buffers, and a step is one pass over
+// them (torch's Adam runs eight tensor operations per parameter tensor, each
+// a pass over its memory: ~80 operations per step for the toy2d MLP, ~800 for
+// the U-Net, and for tabular8's 534,536 parameters 40 MB of memory traffic
+// instead of 15).
 //
 // The buffers are built at the first step and rebuilt whenever a tensor no
 // longer lives in them (after Module::load() or Optimizer::load() replaced it),
@@ -39,7 +40,7 @@ class FusedAdam : public torch::optim::Adam {
   // The state of `p`, created with step 0 and zero moments if it has none.
   torch::optim::AdamParamState& state_of(const torch::Tensor& p);
 
-  std::vector<int64_t> offsets_;  // start of each parameter in the buffers
+  std::vector<int64_t> offsets_;                         // start of each parameter in the buffers
   torch::Tensor params_, grads_, exp_avg_, exp_avg_sq_;  // (N,) each
 };
 
