@@ -50,20 +50,35 @@ struct AdamCoefficients {
   double beta1, beta2, eps, weight_decay, step_size, sqrt_bias_correction2;
 };
 
+// NOTE: the loops must vectorise: no branch inside them, no aliasing between
+// the four buffers, and no errno from sqrt (v >= 0 anyway): this file is
+// compiled with -fno-math-errno (CMakeLists.txt).
 template <typename T>
-void adam_update(T* p, const T* g, T* m, T* v, int64_t n, const AdamCoefficients& c) {
+void adam_range(T* __restrict p, const T* __restrict g, T* __restrict m, T* __restrict v,
+                int64_t begin, int64_t end, const AdamCoefficients& c) {
   const T beta1 = c.beta1, beta2 = c.beta2, one_minus_beta1 = 1 - c.beta1;
   const T one_minus_beta2 = 1 - c.beta2, eps = c.eps, weight_decay = c.weight_decay;
   const T step_size = c.step_size, sqrt_bc2 = c.sqrt_bias_correction2;
-  const bool decay = c.weight_decay != 0;
-  at::parallel_for(0, n, 1 << 14, [&](int64_t begin, int64_t end) {
+  if (c.weight_decay != 0) {
     for (int64_t i = begin; i < end; ++i) {
-      const T grad = decay ? g[i] + weight_decay * p[i] : g[i];
+      const T grad = g[i] + weight_decay * p[i];
       m[i] = m[i] * beta1 + one_minus_beta1 * grad;
       v[i] = v[i] * beta2 + one_minus_beta2 * grad * grad;
       p[i] -= step_size * m[i] / (std::sqrt(v[i]) / sqrt_bc2 + eps);
     }
-  });
+    return;
+  }
+  for (int64_t i = begin; i < end; ++i) {
+    m[i] = m[i] * beta1 + one_minus_beta1 * g[i];
+    v[i] = v[i] * beta2 + one_minus_beta2 * g[i] * g[i];
+    p[i] -= step_size * m[i] / (std::sqrt(v[i]) / sqrt_bc2 + eps);
+  }
+}
+
+template <typename T>
+void adam_update(T* p, const T* g, T* m, T* v, int64_t n, const AdamCoefficients& c) {
+  at::parallel_for(0, n, 1 << 14,
+                   [&](int64_t begin, int64_t end) { adam_range(p, g, m, v, begin, end, c); });
 }
 
 }  // namespace
