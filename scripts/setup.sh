@@ -3,7 +3,10 @@
 # Build: compiler, CMake, Ninja, LibTorch, CLI11, spdlog, nlohmann_json,
 # GoogleTest, Gloo, zlib, libpng. Run time: OpenBLAS (OpenMP build; without it
 # LibTorch multiplies matrices with the reference BLAS, 20-30x slower) and
-# Fashion-MNIST. Scripts: Debian's Python with numpy (golden files, converters).
+# Fashion-MNIST. Scripts: Debian's Python with numpy (golden files, converters)
+# and pandas with bottleneck (the GAS archive's pickle in fetch-tabular-data.sh;
+# the golden files of tests/data were made with bottleneck, which changes how
+# pandas sums a standard deviation).
 set -euo pipefail
 
 packages=(
@@ -12,7 +15,7 @@ packages=(
   zlib1g-dev libpng-dev
   libopenblas0-openmp
   dataset-fashion-mnist
-  python3 python3-numpy
+  python3 python3-numpy python3-pandas python3-bottleneck
 )
 
 missing=()

@@ -119,7 +119,9 @@ struct Trainer::State {
   void restore();
   void restore_generator(const CheckpointState& state, const std::string& path);
   void prepare_validation();
-  double train_step(double lr, double* grad_norm);
+  // One optimisation step; returns the mean loss over the ranks. Sets
+  // *grad_norm (before clipping) when clipping is on or want_norm is true.
+  double train_step(double lr, bool want_norm, double* grad_norm);
   double validation_loss();
   void save(const std::string& name);
 };
@@ -188,7 +190,7 @@ void Trainer::State::prepare_validation() {
   val_t = torch::rand({n}, val_generator, torch::kFloat32).to(device);
 }
 
-double Trainer::State::train_step(double lr, double* grad_norm) {
+double Trainer::State::train_step(double lr, bool want_norm, double* grad_norm) {
   // Draw the batch: data, source, times — always in this order from one generator.
   auto x1 = dataset.sample_train(rank_batch, generator);
   auto x0 = torch::randn(x1.sizes(), generator, torch::kFloat32);
@@ -203,8 +205,12 @@ double Trainer::State::train_step(double lr, double* grad_norm) {
   auto loss = flow_matching_loss(v, sample.u_t.to(device));
   loss.backward();
   dist.all_reduce_gradients(model->parameters());  // the global batch's gradient
-  double max_norm = options.train.grad_clip > 0 ? options.train.grad_clip : INFINITY;
-  *grad_norm = torch::nn::utils::clip_grad_norm_(model->parameters(), max_norm);
+  // The norm costs a pass over every gradient: only when clipping or logging.
+  if (options.train.grad_clip > 0) {
+    *grad_norm = torch::nn::utils::clip_grad_norm_(model->parameters(), options.train.grad_clip);
+  } else if (want_norm) {
+    *grad_norm = torch::nn::utils::clip_grad_norm_(model->parameters(), INFINITY);
+  }
   optimizer->step();
   if (ema) ema->update(step);
   return mean_over_ranks(dist, loss);
@@ -283,7 +289,8 @@ TrainSummary Trainer::run(int64_t stop_after_step) {
   while (s.step < train.steps) {
     // Optimisation step.
     lr = learning_rate_at(train.schedule, train.optimizer.lr, s.step, train.steps);
-    double loss = s.train_step(lr, &grad_norm);
+    const bool logging_step = (s.step + 1) % train.log_every == 0 || s.step + 1 == train.steps;
+    double loss = s.train_step(lr, logging_step, &grad_norm);
     if (!std::isfinite(loss)) {
       throw RuntimeError("train: loss is " + std::to_string(loss) + " at step " +
                          std::to_string(s.step + 1) + " (try a lower train.optimizer.lr or "
