@@ -119,5 +119,33 @@ TEST(LoadConfig, SyntaxErrorNamesTheFile) {
   EXPECT_NE(message.find("cannot read file '/nonexistent/run.json'"), std::string::npos);
 }
 
+TEST(LoadConfig, KeyGivenTwiceIsNamedWithItsPath) {
+  std::string path = std::string(FM_BINARY_DIR) + "/duplicate_key_test.json";
+  std::ofstream(path) << R"({"train": {"steps": 5, "optimizer": {"lr": 1e-3, "lr": 1e-2}}})";
+  auto message = error_of([&] { load_config(path, {}); });
+  EXPECT_NE(message.find(path), std::string::npos) << message;
+  EXPECT_NE(message.find("'train.optimizer.lr' twice"), std::string::npos) << message;
+
+  std::ofstream(path) << R"({"seed": 1, "data": {"type": "moons"}, "seed": 2})";
+  message = error_of([&] { load_config(path, {}); });
+  EXPECT_NE(message.find("'seed' twice"), std::string::npos) << message;
+
+  // Inside an array of objects, and at the top level after a nested object.
+  std::ofstream(path) << R"({"a": [{"k": 1}, {"k": 2, "k": 3}]})";
+  message = error_of([&] { load_config(path, {}); });
+  EXPECT_NE(message.find("'a[].k' twice"), std::string::npos) << message;
+}
+
+TEST(LoadConfig, SameKeyInDifferentObjectsIsAccepted) {
+  std::string path = std::string(FM_BINARY_DIR) + "/same_key_test.json";
+  std::ofstream(path) << R"({"type": "x", "model": {"type": "mlp"}, "data": {"type": "moons",
+      "list": [{"type": 1}, {"type": 2}]}, "path": {"type": "condot"}})";
+  const auto config = load_config(path, {});
+  EXPECT_EQ(config["model"]["type"], "mlp");
+  EXPECT_EQ(config["data"]["list"][1]["type"], 2);
+  EXPECT_EQ(config["path"]["type"], "condot");
+  EXPECT_EQ(config["type"], "x");
+}
+
 }  // namespace
 }  // namespace fm

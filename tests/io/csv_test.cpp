@@ -70,6 +70,8 @@ INSTANTIATE_TEST_SUITE_P(
     ::testing::Values(BadCell{"a,b\n1,2\n3,\n", "line 3, column 2: cell is empty"},
                       BadCell{"1,2\n3,abc\n", "line 2, column 2: 'abc' is not a number"},
                       BadCell{"1,2,x\n", "line 1, column 3: 'x' is not a number"},
+                      BadCell{"a,b\n1,0x10\n", "line 2, column 2: '0x10' is not a number"},
+                      BadCell{"a,b\n-0X1p3,1\n", "line 2, column 1: '-0X1p3' is not a number"},
                       BadCell{"a,b\nnan,1\n", "line 2, column 1: 'nan' is NaN"},
                       BadCell{"a,b\n1,-inf\n", "line 2, column 2: '-inf' is infinite"},
                       BadCell{"a,b\n1,1e999\n", "line 2, column 2: '1e999' is infinite"},

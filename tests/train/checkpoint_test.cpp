@@ -107,5 +107,54 @@ TEST(Checkpoint, RefusesMissingAndForeignFilesByName) {
   }
 }
 
+// A damaged byte inside a saved weight (LibTorch's reader does not check the
+// archive's own CRCs) must stop the load, naming the file; the intact file loads.
+TEST(Checkpoint, DamagedWeightBytesAreRefusedByChecksum) {
+  ScalarModel model, ema, loaded, loaded_ema;
+  // A value whose 8 bytes appear once in the file, so the test can find them.
+  const double marker = 1234.56789012345;
+  {
+    torch::NoGradGuard no_grad;
+    model.w_.fill_(marker);
+    ema.w_.fill_(-marker);
+  }
+  CheckpointState state;
+  state.model = &model;
+  state.ema = &ema;
+  state.meta.has_ema = true;
+  const auto path = temp_path("damaged_weights.pt");
+  save_checkpoint(path, state);
+
+  CheckpointState target;
+  target.model = &loaded;
+  target.ema = &loaded_ema;
+  load_checkpoint(path, target);
+  EXPECT_EQ(loaded.w_.item<double>(), marker);
+  EXPECT_EQ(loaded_ema.w_.item<double>(), -marker);
+
+  for (double value : {marker, -marker}) {
+    std::ifstream in(path, std::ios::binary);
+    std::string bytes((std::istreambuf_iterator<char>(in)), {});
+    const std::string pattern(reinterpret_cast<const char*>(&value), sizeof value);
+    const auto at = bytes.find(pattern);
+    ASSERT_NE(at, std::string::npos);
+    ASSERT_EQ(bytes.find(pattern, at + 1), std::string::npos);
+    std::string damaged = bytes;
+    damaged[at + 3] = static_cast<char>(damaged[at + 3] ^ 0x10);
+    const auto damaged_path = temp_path("damaged_weights_flipped.pt");
+    std::ofstream(damaged_path, std::ios::binary) << damaged;
+    try {
+      load_checkpoint(damaged_path, target);
+      FAIL() << "expected InputError for a flipped byte in " << value;
+    } catch (const InputError& e) {
+      const std::string message = e.what();
+      EXPECT_NE(message.find("damaged_weights_flipped.pt"), std::string::npos) << message;
+      EXPECT_NE(message.find(value > 0 ? "the model weights" : "the ema weights"),
+                std::string::npos)
+          << message;
+    }
+  }
+}
+
 }  // namespace
 }  // namespace fm

@@ -9,7 +9,8 @@ namespace fm {
 
 // Parses `path` as JSON (comments are not allowed; a top-level "comment" key is
 // accepted anywhere a section is read). Throws InputError naming the file and
-// the line/column of a syntax error, or a missing/unreadable file.
+// the line/column of a syntax error, a key given twice in one object (with its
+// path), or a missing/unreadable file.
 nlohmann::json load_config_file(const std::string& path);
 
 // Applies one override "a.b.c=value". The value is parsed as JSON when it is

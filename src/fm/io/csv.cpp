@@ -32,9 +32,11 @@ std::vector<std::string> split_cells(const std::string& line) {
 }
 
 // strtod over the whole cell. The C locale is assumed (LibTorch and our programs
-// never call setlocale), so the decimal separator is always '.'.
+// never call setlocale), so the decimal separator is always '.'. Hexadecimal
+// ("0x10", "0x1p3"), which strtod also reads, is refused: a table cell written
+// that way is far more likely an identifier than a value.
 bool parse_number(const std::string& cell, double* value) {
-  if (cell.empty()) return false;
+  if (cell.empty() || cell.find_first_of("xX") != std::string::npos) return false;
   char* end = nullptr;
   errno = 0;
   *value = std::strtod(cell.c_str(), &end);

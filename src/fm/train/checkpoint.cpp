@@ -1,5 +1,7 @@
 #include "fm/train/checkpoint.h"
 
+#include <zlib.h>
+
 #include <fstream>
 
 #include "fm/common/error.h"
@@ -7,6 +9,32 @@
 
 namespace fm {
 namespace {
+
+// CRC-32 of every parameter's and buffer's bytes, in registration order.
+// LibTorch's archive reader does not check its own per-entry checksums, so
+// without this a damaged byte inside a weight would load silently and give
+// wrong samples and likelihoods.
+int64_t weights_crc32(const torch::nn::Module& module) {
+  uLong crc = crc32(0L, Z_NULL, 0);
+  auto add = [&](const torch::Tensor& t) {
+    const auto bytes = t.detach().to(torch::kCPU).contiguous();
+    crc = crc32_z(crc, static_cast<const Bytef*>(bytes.data_ptr()), bytes.nbytes());
+  };
+  for (const auto& p : module.parameters()) add(p);
+  for (const auto& b : module.buffers()) add(b);
+  return static_cast<int64_t>(crc);
+}
+
+// Compares a loaded module with the checksum saved beside it (checkpoints
+// written before checksums existed have none and are accepted as they are).
+void check_weights(const nlohmann::json& checksums, const char* name,
+                   const torch::nn::Module& module, const std::string& path) {
+  if (!checksums.is_object() || !checksums.contains(name)) return;
+  if (checksums.at(name).get<int64_t>() != weights_crc32(module)) {
+    throw InputError("checkpoint '" + path + "' is damaged: the " + name +
+                     " weights do not match the checksum saved with them");
+  }
+}
 
 nlohmann::json meta_to_json(const CheckpointMeta& m) {
   return {{"format_version", kCheckpointFormatVersion},
@@ -54,7 +82,10 @@ torch::serialize::InputArchive open_archive(const std::string& path) {
 
 void save_checkpoint(const std::string& path, const CheckpointState& state) {
   torch::serialize::OutputArchive archive;
-  archive.write("meta", c10::IValue(meta_to_json(state.meta).dump()));
+  auto meta = meta_to_json(state.meta);
+  meta["checksums"]["model"] = weights_crc32(*state.model);
+  if (state.ema) meta["checksums"]["ema"] = weights_crc32(*state.ema);
+  archive.write("meta", c10::IValue(meta.dump()));
 
   torch::serialize::OutputArchive model_archive;
   state.model->save(model_archive);
@@ -92,6 +123,12 @@ CheckpointMeta read_checkpoint_meta(const std::string& path) {
 
 void load_checkpoint(const std::string& path, CheckpointState& state) {
   auto archive = open_archive(path);
+  nlohmann::json checksums;
+  c10::IValue meta;
+  if (archive.try_read("meta", meta) && meta.isString()) {
+    auto j = nlohmann::json::parse(meta.toStringRef(), nullptr, /*allow_exceptions=*/false);
+    if (j.is_object()) checksums = j.value("checksums", nlohmann::json());
+  }
   try {
     torch::serialize::InputArchive model_archive;
     archive.read("model", model_archive);
@@ -114,6 +151,8 @@ void load_checkpoint(const std::string& path, CheckpointState& state) {
   } catch (const std::exception& e) {
     throw InputError("checkpoint '" + path + "' is corrupt (" + std::string(e.what()) + ")");
   }
+  check_weights(checksums, "model", *state.model, path);
+  if (state.ema) check_weights(checksums, "ema", *state.ema, path);
 }
 
 }  // namespace fm
