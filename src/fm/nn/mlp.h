@@ -51,11 +51,10 @@ class MLPImpl : public VelocityModel {
   // propagation, without autograd: the first layer's tangent for input i is
   // act'(z_1) * W_1[:, i], each later layer maps the D tangents with one
   // matrix product, and the output layer needs only the diagonal. The same
-  // products as D reverse passes, without the graph. Rows go in blocks of
-  // ~512 KiB of activations (one slice of blocks per intra-op thread) and the
-  // tangents of a block a few input dimensions at a time (~1 MiB), so the work
-  // stays in cache and memory does not grow with B or D. Shapes as forward();
-  // results are detached. Always returns true.
+  // products as D reverse passes, without the graph. The whole batch goes
+  // at once (threaded products) and the tangents a few input dimensions at a
+  // time (~1 MiB, at least one), so memory grows with B but not with B x D.
+  // Shapes as forward(); results are detached. Always returns true.
   bool velocity_and_divergence(const torch::Tensor& x, const torch::Tensor& t, torch::Tensor* v,
                                torch::Tensor* div) override;
   // e.g. "mlp 4x256 silu, t concat, 198,914 parameters".
