@@ -68,6 +68,38 @@ void expect_same_weights(const std::string& a_dir, const std::string& b_dir) {
   }
 }
 
+// Validation runs every val_every steps whether or not that is a logging
+// step: each ends a metrics interval (log_every 4, val_every 3, 9 steps: rows
+// at 3, 4, 6, 8, 9; validation losses at 3, 6, 9), and the row's loss is the
+// mean over that interval only.
+TEST(Trainer, ValidatesOnItsOwnScheduleApartFromLogging) {
+  auto config = tiny_config(9);
+  config["train"]["log_every"] = 4;
+  config["train"]["val_every"] = 3;
+  auto dir = fresh_dir("validation_schedule");
+  train(config, dir, false);
+  std::vector<int64_t> steps, validated;
+  for (const auto& row : metrics(dir)) {
+    steps.push_back(row["step"].get<int64_t>());
+    if (row.contains("val_loss")) validated.push_back(row["step"].get<int64_t>());
+  }
+  EXPECT_EQ(steps, (std::vector<int64_t>{3, 4, 6, 8, 9}));
+  EXPECT_EQ(validated, (std::vector<int64_t>{3, 6, 9}));
+
+  // The same run logging every step: each row's loss is one step's, and the
+  // intervals above average them.
+  auto every = tiny_config(9);
+  every["train"]["val_every"] = 3;
+  auto every_dir = fresh_dir("validation_schedule_every");
+  train(every, every_dir, false);
+  const auto one = metrics(every_dir);
+  ASSERT_EQ(one.size(), 9u);
+  const auto rows = metrics(dir);
+  EXPECT_NEAR(rows[1]["loss"].get<double>(), one[3]["loss"].get<double>(), 1e-12);  // step 4 alone
+  const double steps_7_8 = (one[6]["loss"].get<double>() + one[7]["loss"].get<double>()) / 2;
+  EXPECT_NEAR(rows[3]["loss"].get<double>(), steps_7_8, 1e-12);
+}
+
 // Interrupted after 4 steps and resumed to 8 equals 8 uninterrupted steps, bit
 // for bit: weights, EMA, and every logged loss (so data order, x_0, t and path
 // noise were restored too).

@@ -286,11 +286,17 @@ TrainSummary Trainer::run(int64_t stop_after_step) {
                    : "",
                s.out_dir);
 
+  auto validates_at = [&](int64_t step) {
+    return train.val_every > 0 && s.val_x1.defined() &&
+           (step % train.val_every == 0 || step == train.steps);
+  };
+  auto reports_at = [&](int64_t step) {
+    return step % train.log_every == 0 || step == train.steps || validates_at(step);
+  };
   while (s.step < train.steps) {
     // Optimisation step.
     lr = learning_rate_at(train.schedule, train.optimizer.lr, s.step, train.steps);
-    const bool logging_step = (s.step + 1) % train.log_every == 0 || s.step + 1 == train.steps;
-    double loss = s.train_step(lr, logging_step, &grad_norm);
+    double loss = s.train_step(lr, reports_at(s.step + 1), &grad_norm);
     if (!std::isfinite(loss)) {
       throw RuntimeError("train: loss is " + std::to_string(loss) + " at step " +
                          std::to_string(s.step + 1) + " (try a lower train.optimizer.lr or "
@@ -300,14 +306,14 @@ TrainSummary Trainer::run(int64_t stop_after_step) {
     interval_loss += loss;
     bool last = s.step == train.steps;
 
-    // Log: one line and one metrics row per interval.
-    if (s.step % train.log_every == 0 || last) {
+    // Log: one line and one metrics row per interval; an interval ends at
+    // every logging step and every validation step.
+    if (reports_at(s.step)) {
       double elapsed = seconds_since(start), per_second = (s.step - first_step) / elapsed;
       double mean_loss = interval_loss / interval_steps;
       nlohmann::json row = {{"step", s.step}, {"loss", mean_loss}, {"lr", lr},
                             {"grad_norm", grad_norm}, {"seconds", elapsed}};
-      bool validate = train.val_every > 0 && s.val_x1.defined() &&
-                      (s.step % train.val_every == 0 || last);
+      bool validate = validates_at(s.step);
       if (validate) {
         // Rank 0's figure decides, so that every rank saves "best" together.
         double val = s.dist.broadcast_from_main(s.validation_loss());
