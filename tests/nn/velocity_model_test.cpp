@@ -64,6 +64,19 @@ TEST(MakeVelocityModel, MlpRejectsImageShape) {
   EXPECT_NE(message.find("(1, 28, 28)"), std::string::npos) << message;
 }
 
+TEST(MakeVelocityModel, MlpLargerThanMemoryIsRefusedByKeyBeforeAllocating) {
+  // 10^7 hidden units, 4 layers: 3e14 parameters, petabytes to train; refused
+  // from the arithmetic alone (an allocation would fail or be killed).
+  const auto message = build_error({{"type", "mlp"}, {"hidden", 10000000}, {"depth", 4}}, {2});
+  EXPECT_NE(message.find("model.hidden = 10000000"), std::string::npos) << message;
+  EXPECT_NE(message.find("model.depth = 4"), std::string::npos) << message;
+  EXPECT_NE(message.find("3e+14 parameters"), std::string::npos) << message;
+  EXPECT_NE(message.find("of memory"), std::string::npos) << message;
+  // Wide but shallow fits: 2 -> 2,000,000 -> 2 is 1e7 parameters.
+  auto model = make_velocity_model({{"type", "mlp"}, {"hidden", 2000000}, {"depth", 1}}, {2});
+  EXPECT_EQ(model->parameter_count(), (3 * 2000000 + 2000000) + (2000000 * 2 + 2));
+}
+
 TEST(ResolvedModelConfig, ListsEveryMlpKeyWithDefaults) {
   const json expected = {{"type", "mlp"},
                          {"hidden", 256},

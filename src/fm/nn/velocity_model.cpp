@@ -1,5 +1,10 @@
 #include "fm/nn/velocity_model.h"
 
+#include <unistd.h>
+
+#include <cstdio>
+#include <new>
+
 #include "fm/common/error.h"
 #include "fm/config/section.h"
 #include "fm/nn/describe.h"
@@ -29,6 +34,42 @@ int64_t mlp_data_dim(const std::vector<int64_t>& data_shape) {
   return data_shape[0];
 }
 
+// Training holds four float32 copies of every parameter (weights, gradients,
+// Adam's two moments) and a fifth with EMA.
+constexpr double kTrainingBytesPerParameter = 5 * 4;
+
+double physical_memory_bytes() {
+  const long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGE_SIZE);
+  return pages > 0 && page > 0 ? static_cast<double>(pages) * static_cast<double>(page) : 0.0;
+}
+
+std::string gib(double bytes) {
+  char text[32];
+  std::snprintf(text, sizeof text, "%.1f GiB", bytes / (1024.0 * 1024.0 * 1024.0));
+  return text;
+}
+
+// An MLP too large for this machine ends with a message naming the keys at
+// fault, before anything is allocated (LibTorch would fail with a bare
+// allocation error, or the kernel would stop the process part-way).
+void check_mlp_fits(const MLPOptions& o, int64_t data_dim) {
+  const double in = static_cast<double>(data_dim) +
+                    (o.time_embedding == "concat" ? 1.0 : static_cast<double>(o.time_embedding_dim));
+  const double h = static_cast<double>(o.hidden), d = static_cast<double>(data_dim);
+  const double params = o.depth == 0 ? in * d + d
+                                     : in * h + h + static_cast<double>(o.depth - 1) * (h * h + h) +
+                                           h * d + d;
+  const double bytes = params * kTrainingBytesPerParameter, memory = physical_memory_bytes();
+  if (memory > 0 && bytes > memory) {
+    char count[32];
+    std::snprintf(count, sizeof count, "%.3g", params);
+    throw InputError("model: mlp with model.hidden = " + std::to_string(o.hidden) +
+                     " and model.depth = " + std::to_string(o.depth) + " has " + count +
+                     " parameters, " + gib(bytes) + " to train, more than this machine's " +
+                     gib(memory) + " of memory; lower model.hidden or model.depth");
+  }
+}
+
 }  // namespace
 
 int64_t VelocityModel::parameter_count() const {
@@ -46,14 +87,27 @@ VelocityModelPtr make_velocity_model(const nlohmann::json& model,
                                      const std::vector<int64_t>& data_shape) {
   ConfigSection section(model, "model");
   const std::string type = section.choice("type", "mlp", kModelTypes);
-  if (type == "mlp") {
-    MLPOptions options = read_mlp_options(section);
+  try {
+    if (type == "mlp") {
+      MLPOptions options = read_mlp_options(section);
+      section.finish();
+      const int64_t data_dim = mlp_data_dim(data_shape);
+      check_mlp_fits(options, data_dim);
+      return MLP(data_dim, std::move(options)).ptr();
+    }
+    UNetOptions options = read_unet_options(section);
     section.finish();
-    return MLP(mlp_data_dim(data_shape), std::move(options)).ptr();
+    return UNet(data_shape, std::move(options)).ptr();
+  } catch (const std::bad_alloc&) {
+    throw InputError("model: the " + type + " network of this config does not fit in memory; "
+                     "make the network smaller (see docs/models.md for its size keys)");
+  } catch (const c10::Error& e) {
+    // LibTorch reports a failed allocation as c10::Error ("can't allocate memory").
+    if (std::string(e.what_without_backtrace()).find("allocate") == std::string::npos) throw;
+    throw InputError("model: the " + type + " network of this config does not fit in memory (" +
+                     std::string(e.what_without_backtrace()) +
+                     "); make the network smaller (see docs/models.md for its size keys)");
   }
-  UNetOptions options = read_unet_options(section);
-  section.finish();
-  return UNet(data_shape, std::move(options)).ptr();
 }
 
 nlohmann::json resolved_model_config(const nlohmann::json& model) {
