@@ -178,6 +178,22 @@ CLI::Validator number_check(bool allow_zero) {
 CLI::Validator positive_number() { return number_check(false); }
 CLI::Validator non_negative_number() { return number_check(true); }
 
+void prepare_output_file(const std::string& path, const std::string& flag) {
+  namespace fs = std::filesystem;
+  const fs::path target(path);
+  std::error_code ec;
+  if (fs::is_directory(target, ec)) {
+    throw InputError(flag + " '" + path + "' is a folder; give a file name");
+  }
+  const fs::path parent = target.parent_path();
+  if (parent.empty()) return;
+  fs::create_directories(parent, ec);
+  if (ec || !fs::is_directory(parent)) {
+    throw InputError(flag + " '" + path + "': cannot create its folder '" + parent.string() +
+                     "'" + (ec ? ": " + ec.message() : ""));
+  }
+}
+
 std::string extension_of(const std::string& path) {
   auto ext = std::filesystem::path(path).extension().string();
   if (!ext.empty()) ext = ext.substr(1);

@@ -33,8 +33,15 @@ void apply_solver_flags(nlohmann::json& section, const std::string& solver, int6
     // A stored step count belongs to the stored solver; an adaptive one takes none.
     if (is_adaptive(solver)) section.erase("steps"), section.erase("step_size");
   }
-  if (steps > 0) section["steps"] = steps, section.erase("step_size");
-  if (step_size > 0) section["step_size"] = step_size, section.erase("steps");
+  // Both flags given: both go in, and the solver settings check that they
+  // agree (as for the two config keys); one flag replaces the other key.
+  if (steps > 0 && step_size > 0) {
+    section["steps"] = steps, section["step_size"] = step_size;
+  } else if (steps > 0) {
+    section["steps"] = steps, section.erase("step_size");
+  } else if (step_size > 0) {
+    section["step_size"] = step_size, section.erase("steps");
+  }
   if (rtol > 0) section["rtol"] = rtol;
   if (atol > 0) section["atol"] = atol;
 }

@@ -181,4 +181,54 @@ TEST(Programs, RuntimeFailureExitsOneWithoutPartialOutput) {
   EXPECT_FALSE(has_temporary_files(dir));
 }
 
+// Output paths that cannot be written are refused before any work (exit 2,
+// naming the flag), not after a long solve; a run that fails while setting
+// up leaves no output folder behind.
+TEST(Programs, UnwritableOutputsAreRefusedBeforeTheWork) {
+  auto dir = scratch("unwritable");
+  std::ofstream(dir + "/file") << "x";
+  auto r = run("fm-train", "--config " + write_config(dir, tiny_moons()) + " --out " + dir +
+                               "/file/run");
+  EXPECT_EQ(r.code, 2) << r.output;
+  EXPECT_NE(r.output.find("(--out)"), std::string::npos) << r.output;
+
+  r = run("fm-sample", "--checkpoint " + trained_checkpoint() + " --num 10 --out " + dir +
+                           "/file/s.npy");
+  EXPECT_EQ(r.code, 2) << r.output;
+  EXPECT_NE(r.output.find("--out '" + dir + "/file/s.npy': cannot create its folder"),
+            std::string::npos)
+      << r.output;
+  EXPECT_EQ(r.output.find("sampled"), std::string::npos) << "sampled before failing: " << r.output;
+
+  r = run("fm-eval", "--checkpoint " + trained_checkpoint() + " --limit 10 --json " + dir);
+  EXPECT_EQ(r.code, 2) << r.output;
+  EXPECT_NE(r.output.find("--json '" + dir + "' is a folder"), std::string::npos) << r.output;
+  EXPECT_EQ(r.output.find("bits/dim"), std::string::npos) << r.output;
+  EXPECT_EQ(r.output.find("nats"), std::string::npos) << "evaluated before failing: " << r.output;
+
+  // A config error found after the output folder was made: the folder goes.
+  auto bad = tiny_moons();
+  bad["model"]["hidden"] = 10000000;
+  bad["model"]["depth"] = 4;
+  r = run("fm-train", "--config " + write_config(dir, bad) + " --out " + dir + "/new/run");
+  EXPECT_EQ(r.code, 2) << r.output;
+  EXPECT_FALSE(fs::exists(dir + "/new/run")) << "left behind: " << dir << "/new/run";
+}
+
+// --steps and --step-size together must agree, as the two config keys must.
+TEST(Programs, StepsAndStepSizeFlagsMustAgree) {
+  auto dir = scratch("steps_and_size");
+  auto r = run("fm-sample", "--checkpoint " + trained_checkpoint() +
+                                " --num 10 --solver euler --steps 10 --step-size 0.25 --out " +
+                                dir + "/s.npy");
+  EXPECT_EQ(r.code, 2) << r.output;
+  EXPECT_NE(r.output.find("disagree"), std::string::npos) << r.output;
+  EXPECT_FALSE(fs::exists(dir + "/s.npy"));
+  r = run("fm-sample", "--checkpoint " + trained_checkpoint() +
+                           " --num 10 --solver euler --steps 4 --step-size 0.25 --out " + dir +
+                           "/s.npy");
+  EXPECT_EQ(r.code, 0) << r.output;
+  EXPECT_NE(r.output.find("nfe 4"), std::string::npos) << r.output;
+}
+
 }  // namespace

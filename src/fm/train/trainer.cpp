@@ -261,6 +261,10 @@ TrainSummary Trainer::run(int64_t stop_after_step) {
   }
   OutputLock lock;
   if (s.dist.is_main()) lock = OutputLock(s.out_dir);  // one writer per output folder
+  if (s.dist.is_main() && !s.resume && fs::exists(s.checkpoint_path("latest"))) {
+    spdlog::warn("{} holds an earlier run; this run replaces its checkpoints and metrics "
+                 "(--resume continues it instead)", s.out_dir);
+  }
   s.build();
   if (s.resume) s.restore();
   s.prepare_validation();
