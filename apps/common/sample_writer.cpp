@@ -1,5 +1,7 @@
 #include "common/sample_writer.h"
 
+#include <spdlog/spdlog.h>
+
 #include <filesystem>
 
 #include "common/program.h"
@@ -44,6 +46,13 @@ void apply_solver_flags(nlohmann::json& section, const std::string& solver, int6
   }
   if (rtol > 0) section["rtol"] = rtol;
   if (atol > 0) section["atol"] = atol;
+  const auto chosen = section.find("solver");
+  if ((rtol > 0 || atol > 0) && chosen != section.end() && chosen->is_string() &&
+      !is_adaptive(chosen->get<std::string>())) {
+    spdlog::warn("--rtol/--atol set the tolerances of adaptive solvers; '{}' takes fixed steps "
+                 "and does not use them",
+                 chosen->get<std::string>());
+  }
 }
 
 SampleWriter::SampleWriter(const CheckpointMeta& meta, Dataset& dataset, int64_t grid_rows,

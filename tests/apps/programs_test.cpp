@@ -229,6 +229,12 @@ TEST(Programs, StepsAndStepSizeFlagsMustAgree) {
                            "/s.npy");
   EXPECT_EQ(r.code, 0) << r.output;
   EXPECT_NE(r.output.find("nfe 4"), std::string::npos) << r.output;
+  // Tolerances with a fixed-step solver are said to be unused.
+  r = run("fm-sample", "--checkpoint " + trained_checkpoint() +
+                           " --num 10 --solver rk4 --steps 4 --rtol 1e-3 --out " + dir + "/t.npy");
+  EXPECT_EQ(r.code, 0) << r.output;
+  EXPECT_NE(r.output.find("'rk4' takes fixed steps and does not use them"), std::string::npos)
+      << r.output;
 }
 
 }  // namespace

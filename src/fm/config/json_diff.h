@@ -7,9 +7,10 @@
 
 namespace fm {
 
-// The dotted path of the first key whose value differs between a and b (a key
-// present in only one counts), skipping the dotted paths in `ignored` and
-// everything below them; "" when they agree.
+// The dotted path of the first key whose value differs between a and b,
+// skipping the dotted paths in `ignored` and everything below them; "" when
+// they agree. Within each object, keys both have are compared before a key
+// present in only one is reported.
 std::string first_difference(const nlohmann::json& a, const nlohmann::json& b,
                              const std::set<std::string>& ignored, const std::string& prefix = "");
 
