@@ -63,7 +63,7 @@ int main(int argc, char** argv) {
 
   return fm::app::run_program(app, argc, argv, [&] {
     fm::app::set_up_runtime("fm-eval", common);
-    if (!json_path.empty()) fm::app::prepare_output_file(json_path, "--json");
+    if (!json_path.empty()) fm::prepare_output_file(json_path, "--json");
 
     // Load the model with the command line's evaluation settings.
     auto trained = fm::load_trained_model(checkpoint, [&](nlohmann::json& config) {

@@ -41,7 +41,7 @@ int main(int argc, char** argv) {
   return fm::app::run_program(app, argc, argv, [&] {
     fm::app::set_up_runtime("fm-sample", common);
     fm::app::check_sample_extension(out);
-    fm::app::prepare_output_file(out, "--out");
+    fm::prepare_output_file(out, "--out");
 
     // Load the model with the command line's sampling settings.
     auto trained = fm::load_trained_model(checkpoint, [&](nlohmann::json& config) {

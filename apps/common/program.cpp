@@ -1,6 +1,5 @@
 #include "common/program.h"
 
-#include <malloc.h>
 #include <spdlog/spdlog.h>
 #include <torch/torch.h>
 
@@ -13,6 +12,7 @@
 #include <thread>
 
 #include "fm/common/error.h"
+#include "fm/common/memory.h"
 #include "fm/config/load.h"
 
 namespace fm::app {
@@ -35,18 +35,6 @@ std::string loaded_blas() {
     }
   }
   return "";
-}
-
-// Keeps freed tensor memory in the process for the next step. By default
-// glibc serves blocks above a (growing) threshold with mmap and gives the top
-// of the heap back to the kernel whenever more than twice that is free, so a
-// training step that allocates and frees a few MiB of activations page-faults
-// them in anew every time (~900 faults per toy2d step, a fifth of its time).
-// Blocks up to 32 MiB now come from the heap, and the heap is not trimmed; the
-// peak resident size is unchanged, the resident size just does not shrink.
-void keep_freed_memory() {
-  mallopt(M_MMAP_THRESHOLD, 32 << 20);
-  mallopt(M_TRIM_THRESHOLD, 1 << 30);
 }
 
 // LibTorch 1.x ships AVX-512 versions of its pointwise kernels but runs the
@@ -87,7 +75,7 @@ void add_common_flags(CLI::App& app, CommonFlags& flags) {
 void set_up_runtime(const std::string& program, const CommonFlags& flags) {
   spdlog::set_pattern("[%H:%M:%S] %^%l%$ %v");
   spdlog::set_level(spdlog::level::from_str(flags.log_level));
-  keep_freed_memory();
+  fm::keep_freed_memory();
   const std::string kernels = choose_kernels();
 
   int wanted = flags.threads > 0 ? flags.threads
@@ -177,22 +165,6 @@ CLI::Validator number_check(bool allow_zero) {
 
 CLI::Validator positive_number() { return number_check(false); }
 CLI::Validator non_negative_number() { return number_check(true); }
-
-void prepare_output_file(const std::string& path, const std::string& flag) {
-  namespace fs = std::filesystem;
-  const fs::path target(path);
-  std::error_code ec;
-  if (fs::is_directory(target, ec)) {
-    throw InputError(flag + " '" + path + "' is a folder; give a file name");
-  }
-  const fs::path parent = target.parent_path();
-  if (parent.empty()) return;
-  fs::create_directories(parent, ec);
-  if (ec || !fs::is_directory(parent)) {
-    throw InputError(flag + " '" + path + "': cannot create its folder '" + parent.string() +
-                     "'" + (ec ? ": " + ec.message() : ""));
-  }
-}
 
 std::string extension_of(const std::string& path) {
   auto ext = std::filesystem::path(path).extension().string();

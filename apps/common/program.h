@@ -58,10 +58,5 @@ CLI::Validator non_negative_number();
 // The output path's extension, lower-case, without the dot ("" if none).
 std::string extension_of(const std::string& path);
 
-// Checks an output file's path before any work is done, so that a long
-// sampling or evaluation is not lost at the end: creates its missing parent
-// folders and throws InputError naming `flag` if the path is a folder or a
-// parent cannot be created (e.g. a parent is a file).
-void prepare_output_file(const std::string& path, const std::string& flag);
 
 }  // namespace fm::app

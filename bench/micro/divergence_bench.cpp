@@ -7,19 +7,19 @@
 // Prints each method's milliseconds per evaluation (median of --reps) and the
 // largest difference to the autograd result.
 //   fm-bench-divergence [--threads N] [--reps R]
-#include <malloc.h>
 #include <torch/torch.h>
 
 #include <CLI/CLI.hpp>
 #include <algorithm>
-#include <chrono>
 #include <cstdio>
 #include <functional>
 #include <vector>
 
+#include "fm/common/memory.h"
 #include "fm/common/random.h"
 #include "fm/likelihood/likelihood.h"
 #include "fm/nn/mlp.h"
+#include "timing.h"
 
 namespace {
 
@@ -29,20 +29,6 @@ struct Shape {
 };
 
 using Method = std::function<torch::Tensor(const torch::Tensor& x, const torch::Tensor& t)>;
-
-// Median milliseconds of `reps` calls, after one untimed call.
-double median_ms(const Method& method, const torch::Tensor& x, const torch::Tensor& t, int reps) {
-  method(x, t);
-  std::vector<double> ms;
-  for (int i = 0; i < reps; ++i) {
-    auto start = std::chrono::steady_clock::now();
-    method(x, t);
-    ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start)
-                     .count());
-  }
-  std::sort(ms.begin(), ms.end());
-  return ms[ms.size() / 2];
-}
 
 // d passes folded into one: row block i of the repeated batch gets a one-hot
 // gradient at column i, so its input gradient's column i is dv_i/dx_i.
@@ -87,8 +73,8 @@ void run_shape(const Shape& s, int reps) {
                                      {"batched", batched},
                                      {"forward", forward}}) {
     double diff = (method(x, t) - expected).abs().max().item<double>();
-    std::printf("  %-9s %8.2f ms/eval  max |diff| %.2e\n", name, median_ms(method, x, t, reps),
-                diff);
+    const double ms = fm::bench::median_ms([&] { method(x, t); }, reps);
+    std::printf("  %-9s %8.2f ms/eval  max |diff| %.2e\n", name, ms, diff);
   }
 }
 
@@ -100,9 +86,7 @@ int main(int argc, char** argv) {
   app.add_option("--threads", threads, "Intra-op threads")->capture_default_str();
   app.add_option("--reps", reps, "Timed calls per method (median)")->capture_default_str();
   CLI11_PARSE(app, argc, argv);
-  // As the programs do (apps/common/program.cpp): freed blocks stay in the heap.
-  mallopt(M_MMAP_THRESHOLD, 32 << 20);
-  mallopt(M_TRIM_THRESHOLD, 1 << 30);
+  fm::keep_freed_memory();  // as the programs do
   torch::set_num_threads(threads);
   run_shape({"toy2d", 2, 256, 4, 2000}, reps);
   run_shape({"tabular8", 8, 512, 3, 10000}, reps);

@@ -9,17 +9,17 @@
 // difference between the two.
 //   fm-bench-train-step [--threads N] [--reps R]
 #include <ATen/Parallel.h>
-#include <malloc.h>
 #include <torch/torch.h>
 
 #include <CLI/CLI.hpp>
 #include <algorithm>
-#include <chrono>
 #include <cstdio>
 #include <functional>
 #include <vector>
 
+#include "fm/common/memory.h"
 #include "fm/common/random.h"
+#include "timing.h"
 #include "fm/nn/mlp.h"
 
 namespace {
@@ -57,19 +57,6 @@ Grads split_batch(fm::MLPImpl& mlp, const torch::Tensor& x, const torch::Tensor&
   return partial[0];
 }
 
-double median_ms(const std::function<void()>& step, int reps) {
-  step();
-  std::vector<double> ms;
-  for (int i = 0; i < reps; ++i) {
-    auto start = std::chrono::steady_clock::now();
-    step();
-    ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start)
-                     .count());
-  }
-  std::sort(ms.begin(), ms.end());
-  return ms[ms.size() / 2];
-}
-
 void run_shape(const Shape& s, int reps) {
   fm::MLPOptions options;
   options.hidden = s.hidden;
@@ -85,8 +72,8 @@ void run_shape(const Shape& s, int reps) {
   double diff = 0;
   for (size_t i = 0; i < a.size(); ++i)
     diff = std::max(diff, (a[i] - b[i]).abs().max().item<double>());
-  double whole = median_ms([&] { whole_batch(*mlp, x, t, u); }, reps);
-  double split = median_ms([&] { split_batch(*mlp, x, t, u); }, reps);
+  double whole = fm::bench::median_ms([&] { whole_batch(*mlp, x, t, u); }, reps);
+  double split = fm::bench::median_ms([&] { split_batch(*mlp, x, t, u); }, reps);
   std::printf(
       "%s: batch %ld, %ldx%ld: whole %.2f ms, split %.2f ms (x%.2f), max |grad diff| %.1e\n",
       s.name, s.batch, s.depth, s.hidden, whole, split, whole / split, diff);
@@ -101,9 +88,7 @@ int main(int argc, char** argv) {
   app.add_option("--threads", threads, "Intra-op threads")->capture_default_str();
   app.add_option("--reps", reps, "Timed steps per variant (median)")->capture_default_str();
   CLI11_PARSE(app, argc, argv);
-  // As the programs do (apps/common/program.cpp): freed blocks stay in the heap.
-  mallopt(M_MMAP_THRESHOLD, 32 << 20);
-  mallopt(M_TRIM_THRESHOLD, 1 << 30);
+  fm::keep_freed_memory();  // as the programs do
   torch::set_num_threads(threads);
   run_shape({"toy2d", 2, 256, 4, 512}, reps);
   run_shape({"tabular8", 8, 512, 3, 1024}, reps);

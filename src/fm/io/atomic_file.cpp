@@ -25,12 +25,20 @@ fs::path temporary_name(const fs::path& target) {
   return target.parent_path() / name.str();
 }
 
-void create_parent_directories(const fs::path& target) {
-  fs::path parent = target.parent_path();
-  if (parent.empty()) return;
+// Creates the folders above `target`; the error, if any (also when a parent
+// exists but is not a folder).
+std::error_code make_parent_directories(const fs::path& target) {
+  const fs::path parent = target.parent_path();
   std::error_code ec;
+  if (parent.empty()) return ec;
   fs::create_directories(parent, ec);
-  if (ec) {
+  if (!ec && !fs::is_directory(parent)) ec = std::make_error_code(std::errc::not_a_directory);
+  return ec;
+}
+
+void create_parent_directories(const fs::path& target) {
+  const fs::path parent = target.parent_path();
+  if (const auto ec = make_parent_directories(target)) {
     throw RuntimeError("io: cannot create directory '" + parent.string() + "' for '" +
                        target.string() + "': " + ec.message());
   }
@@ -62,6 +70,18 @@ void write_atomically(const std::string& path,
     fs::remove(tmp, ignored);
     throw RuntimeError("io: cannot rename '" + tmp.string() + "' to '" + path +
                        "': " + ec.message());
+  }
+}
+
+void prepare_output_file(const std::string& path, const std::string& name) {
+  const fs::path target(path);
+  std::error_code ec;
+  if (target.filename().empty() || fs::is_directory(target, ec)) {
+    throw InputError(name + " '" + path + "' is a folder; give a file name");
+  }
+  if (const auto error = make_parent_directories(target)) {
+    throw InputError(name + " '" + path + "': cannot create its folder '" +
+                     target.parent_path().string() + "': " + error.message());
   }
 }
 

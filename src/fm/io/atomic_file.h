@@ -12,6 +12,12 @@ namespace fm {
 // throws, the temporary file is removed and the exception propagates.
 void write_atomically(const std::string& path, const std::function<void(const std::string&)>& write);
 
+// Checks an output file's path before a program does its work, so that a long
+// solve is not lost at the end: creates its missing parent folders and throws
+// InputError starting with `name` (the flag or key that gave the path) if the
+// path is a folder or a parent cannot be created (e.g. a parent is a file).
+void prepare_output_file(const std::string& path, const std::string& name);
+
 // Writes `contents` to `path` atomically.
 void write_text_atomically(const std::string& path, const std::string& contents);
 
