@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "fm/common/error.h"
+#include "fm/nn/channels_last_group_norm.h"
 #include "fm/nn/describe.h"
 #include "fm/nn/time_embedding.h"
 
@@ -19,6 +20,18 @@ torch::nn::Conv2d conv(int64_t in, int64_t out, int64_t kernel, int64_t stride =
 
 torch::nn::GroupNorm group_norm(int64_t groups, int64_t channels) {
   return torch::nn::GroupNorm(torch::nn::GroupNormOptions(groups, channels));
+}
+
+// silu(norm(x)). Sampling's channels-last tensors take the channels-last
+// kernel: LibTorch 1.13's GroupNorm is several times slower on them.
+torch::Tensor norm_silu(torch::nn::GroupNorm& norm, const torch::Tensor& x) {
+  if (nn_detail::serves_channels_last(x) && norm->weight.defined()) {
+    const auto& o = norm->options;
+    auto y =
+        nn_detail::group_norm_channels_last(x, o.num_groups(), norm->weight, norm->bias, o.eps());
+    return torch::silu_(y);
+  }
+  return torch::silu(norm->forward(x));
 }
 
 [[noreturn]] void fail(const std::string& key, const std::string& value,
@@ -102,9 +115,9 @@ ResBlockImpl::ResBlockImpl(int64_t in_channels, int64_t out_channels, int64_t ti
 torch::Tensor ResBlockImpl::forward(const torch::Tensor& x, const torch::Tensor& temb) {
   // NOTE: the additions go in place into the convolutions' fresh outputs, which
   // their backward does not need: two fewer activation-sized temporaries.
-  auto h = conv1_->forward(torch::silu(norm1_->forward(x)));
+  auto h = conv1_->forward(norm_silu(norm1_, x));
   h.add_(temb_->forward(temb).unsqueeze(-1).unsqueeze(-1));
-  h = conv2_->forward(dropout_->forward(torch::silu(norm2_->forward(h))));
+  h = conv2_->forward(dropout_->forward(norm_silu(norm2_, h)));
   return h.add_(skip_ ? skip_->forward(x) : x);
 }
 
@@ -203,12 +216,18 @@ torch::Tensor UNetImpl::forward(const torch::Tensor& x, const torch::Tensor& t) 
   check_input(x, t);
   const auto temb = time_features(t.to(x.options()));
   std::vector<torch::Tensor> skips;
-  auto h = forward_down(conv_in_->forward(x), temb, &skips);
+  auto h = conv_in_->forward(x);
+  // Without autograd (sampling) the network runs channels-last on the CPU:
+  // oneDNN's convolutions then skip their layout reorders (docs/speed.md).
+  if (!torch::GradMode::is_enabled() && h.device().is_cpu()) {
+    h = h.contiguous(torch::MemoryFormat::ChannelsLast);
+  }
+  h = forward_down(h, temb, &skips);
   h = mid1_->forward(h, temb);
   if (mid_attn_) h = mid_attn_->forward(h);
   h = mid2_->forward(h, temb);
   h = forward_up(h, temb, skips);
-  return conv_out_->forward(torch::silu(norm_out_->forward(h)));
+  return conv_out_->forward(norm_silu(norm_out_, h)).contiguous();
 }
 
 void UNetImpl::check_input(const torch::Tensor& x, const torch::Tensor& t) const {
