@@ -26,8 +26,9 @@ void check_same_standardization(const fm::Standardizer& stored, const fm::Standa
               torch::allclose(stored.mean(), now.mean(), 1e-9, 1e-12) &&
               torch::allclose(stored.std(), now.std(), 1e-9, 1e-12);
   if (!same) {
-    throw fm::InputError("fm-eval: the training data's statistics differ from those stored in the "
-                         "checkpoint; the data files changed since training");
+    throw fm::InputError(
+        "fm-eval: the training data's statistics differ from those stored in the "
+        "checkpoint; the data files changed since training");
   }
 }
 
@@ -45,10 +46,13 @@ int main(int argc, char** argv) {
   app.add_option("--split", split, "test or val (default: eval.split)");
   app.add_option("--estimator", estimator, "exact or hutchinson (default: eval.estimator)");
   app.add_option("--probe", probe, "Hutchinson probes: gaussian or rademacher");
-  app.add_option("--n-probes", n_probes, "Hutchinson probes per sample")->check(fm::app::positive_number());
+  app.add_option("--n-probes", n_probes, "Hutchinson probes per sample")
+      ->check(fm::app::positive_number());
   app.add_option("--solver", solver, "euler, midpoint, heun, rk4 or dopri5");
-  app.add_option("--steps", steps, "Fixed-step solvers: number of steps")->check(fm::app::positive_number());
-  app.add_option("--step-size", step_size, "Fixed-step solvers: step size")->check(fm::app::positive_number());
+  app.add_option("--steps", steps, "Fixed-step solvers: number of steps")
+      ->check(fm::app::positive_number());
+  app.add_option("--step-size", step_size, "Fixed-step solvers: step size")
+      ->check(fm::app::positive_number());
   app.add_option("--rtol", rtol, "dopri5 relative tolerance")->check(fm::app::positive_number());
   app.add_option("--atol", atol, "dopri5 absolute tolerance")->check(fm::app::positive_number());
   app.add_option("--batch-size", batch_size, "Points per solve")->check(fm::app::positive_number());
@@ -66,39 +70,46 @@ int main(int argc, char** argv) {
     if (!json_path.empty()) fm::prepare_output_file(json_path, "--json");
 
     // Load the model with the command line's evaluation settings.
-    auto trained = fm::load_trained_model(checkpoint, [&](nlohmann::json& config) {
-      fm::app::apply_common_overrides(config, common);
-      auto& eval = config["eval"];
-      fm::app::apply_solver_flags(eval, solver, steps, step_size, rtol, atol);
-      if (!split.empty()) eval["split"] = split;
-      if (!estimator.empty()) eval["estimator"] = estimator;
-      if (!probe.empty()) eval["probe"] = probe;
-      if (n_probes > 0) eval["n_probes"] = n_probes;
-      if (batch_size > 0) eval["batch_size"] = batch_size;
-      if (limit >= 0) eval["limit"] = limit;
-    }, !raw_weights);
+    auto trained = fm::app::naming_config_source("", common, [&] {
+      return fm::load_trained_model(
+          checkpoint,
+          [&](nlohmann::json& config) {
+            fm::app::apply_common_overrides(config, common);
+            auto& eval = config["eval"];
+            fm::app::apply_solver_flags(eval, solver, steps, step_size, rtol, atol);
+            if (!split.empty()) eval["split"] = split;
+            if (!estimator.empty()) eval["estimator"] = estimator;
+            if (!probe.empty()) eval["probe"] = probe;
+            if (n_probes > 0) eval["n_probes"] = n_probes;
+            if (batch_size > 0) eval["batch_size"] = batch_size;
+            if (limit >= 0) eval["limit"] = limit;
+          },
+          !raw_weights);
+    });
     const auto& eval = trained.options.eval;
 
     // Rebuild the data exactly as in training.
     auto dataset = fm::make_dataset(trained.options.data, trained.options.seed);
     check_same_standardization(trained.meta.standardizer, dataset->standardizer());
-    if (dataset->kind() == fm::DataKind::kImage && eval.likelihood.divergence.estimator == "exact") {
-      spdlog::warn("exact divergence on images takes one backward pass per pixel per step; "
-                   "hutchinson is the usual choice");
+    if (dataset->kind() == fm::DataKind::kImage &&
+        eval.likelihood.divergence.estimator == "exact") {
+      spdlog::warn(
+          "exact divergence on images takes one backward pass per pixel per step; "
+          "hutchinson is the usual choice");
     }
 
     // Evaluate (each rank its share) and report from rank 0.
     auto dist = fm::app::start_distributed(dist_flags, common, trained.options.device);
     uint64_t eval_seed = seed >= 0 ? static_cast<uint64_t>(seed) : trained.options.seed;
-    auto report =
-        fm::evaluate_nll(*trained.model, *dataset, eval, eval_seed, trained.device, dist);
+    auto report = fm::evaluate_nll(*trained.model, *dataset, eval, eval_seed, trained.device, dist);
     if (dist.is_main()) std::cout << report.summary() << std::endl;
     if (dist.is_main() && !json_path.empty()) {
       auto j = report.to_json();
       j["checkpoint"] = checkpoint;
       j["ema"] = trained.uses_ema;
       fm::write_text_atomically(json_path, j.dump(2) + "\n");
-      fm::write_text_atomically(json_path + ".config.json", trained.options.resolved.dump(2) + "\n");
+      fm::write_text_atomically(json_path + ".config.json",
+                                trained.options.resolved.dump(2) + "\n");
       spdlog::info("report: {}", json_path);
     }
     dist.barrier();

@@ -24,10 +24,13 @@ int main(int argc, char** argv) {
   fm::app::CommonFlags common;
   app.add_option("--checkpoint", checkpoint, "Checkpoint (.pt) written by fm-train")->required();
   app.add_option("--out", out, "Output file: .npy, .csv or .png")->required();
-  app.add_option("--num", num, "Number of samples (default: sample.num)")->check(fm::app::positive_number());
+  app.add_option("--num", num, "Number of samples (default: sample.num)")
+      ->check(fm::app::positive_number());
   app.add_option("--solver", solver, "euler, midpoint, heun, rk4 or dopri5");
-  app.add_option("--steps", steps, "Fixed-step solvers: number of steps")->check(fm::app::positive_number());
-  app.add_option("--step-size", step_size, "Fixed-step solvers: step size")->check(fm::app::positive_number());
+  app.add_option("--steps", steps, "Fixed-step solvers: number of steps")
+      ->check(fm::app::positive_number());
+  app.add_option("--step-size", step_size, "Fixed-step solvers: step size")
+      ->check(fm::app::positive_number());
   app.add_option("--rtol", rtol, "dopri5 relative tolerance")->check(fm::app::positive_number());
   app.add_option("--atol", atol, "dopri5 absolute tolerance")->check(fm::app::positive_number());
   app.add_option("--seed", seed, "Seed of the source draws (default: from the run seed)")
@@ -44,11 +47,16 @@ int main(int argc, char** argv) {
     fm::prepare_output_file(out, "--out");
 
     // Load the model with the command line's sampling settings.
-    auto trained = fm::load_trained_model(checkpoint, [&](nlohmann::json& config) {
-      fm::app::apply_common_overrides(config, common);
-      fm::app::apply_solver_flags(config["sample"], solver, steps, step_size, rtol, atol);
-      if (num > 0) config["sample"]["num"] = num;
-    }, !raw_weights);
+    auto trained = fm::app::naming_config_source("", common, [&] {
+      return fm::load_trained_model(
+          checkpoint,
+          [&](nlohmann::json& config) {
+            fm::app::apply_common_overrides(config, common);
+            fm::app::apply_solver_flags(config["sample"], solver, steps, step_size, rtol, atol);
+            if (num > 0) config["sample"]["num"] = num;
+          },
+          !raw_weights);
+    });
     const auto& sample = trained.options.sample;
 
     // Integrate from noise to data.
@@ -75,8 +83,10 @@ int main(int argc, char** argv) {
       spdlog::info("trajectory: {}", path);
     }
     nlohmann::json resolved = trained.options.resolved;
-    resolved["sample_run"] = {{"checkpoint", checkpoint}, {"seed", stream_seed},
-                              {"ema", trained.uses_ema}, {"nfe", result.stats.nfe},
+    resolved["sample_run"] = {{"checkpoint", checkpoint},
+                              {"seed", stream_seed},
+                              {"ema", trained.uses_ema},
+                              {"nfe", result.stats.nfe},
                               {"seconds", result.seconds}};
     fm::write_text_atomically(out + ".config.json", resolved.dump(2) + "\n");
     spdlog::info("samples: {}", out);

@@ -30,15 +30,20 @@ int main(int argc, char** argv) {
     // Parse and validate the whole config before any work starts.
     auto config = fm::load_config(config_path, {});
     fm::app::apply_common_overrides(config, common);
-    auto options = fm::parse_run_options(config);
+    auto options = fm::app::naming_config_source(config_path, common,
+                                                 [&] { return fm::parse_run_options(config); });
     if (out_dir.empty()) out_dir = (std::filesystem::path("runs") / options.name).string();
     spdlog::info("config {}: {}", config_path, options.resolved.dump());
 
     // Join the other processes, if any, then build the data and train.
     auto dist = fm::app::start_distributed(dist_flags, common, options.device);
-    auto dataset = fm::make_dataset(options.data, options.seed);
-    fm::Trainer trainer(options, *dataset, out_dir, resume, dist);
-    auto summary = trainer.run();
+    auto dataset = fm::app::naming_config_source(
+        config_path, common, [&] { return fm::make_dataset(options.data, options.seed); });
+    // (The model is built, and its options checked against the data, in run().)
+    auto summary = fm::app::naming_config_source(config_path, common, [&] {
+      fm::Trainer trainer(options, *dataset, out_dir, resume, dist);
+      return trainer.run();
+    });
     dist.barrier();  // rank 0's files are complete before any rank reports done
 
     spdlog::info("done: {} steps in {:.1f} s, last loss {:.4f}", summary.steps, summary.seconds,

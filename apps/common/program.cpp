@@ -4,8 +4,8 @@
 #include <torch/torch.h>
 
 #include <algorithm>
-#include <cstdlib>
 #include <cmath>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -78,18 +78,20 @@ void set_up_runtime(const std::string& program, const CommonFlags& flags) {
   fm::keep_freed_memory();
   const std::string kernels = choose_kernels();
 
-  int wanted = flags.threads > 0 ? flags.threads
-                                 : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  int wanted = flags.threads > 0
+                   ? flags.threads
+                   : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   torch::set_num_threads(wanted);
   int got = torch::get_num_threads();
   if (got != wanted) spdlog::warn("asked for {} threads, LibTorch uses {}", wanted, got);
 
   std::string blas = loaded_blas();
-  spdlog::info("{} | LibTorch {} | {} threads | BLAS {} | kernels {}", program, TORCH_VERSION,
-               got, blas.empty() ? "not loaded yet" : blas, kernels);
+  spdlog::info("{} | LibTorch {} | {} threads | BLAS {} | kernels {}", program, TORCH_VERSION, got,
+               blas.empty() ? "not loaded yet" : blas, kernels);
   if (blas.find("/blas/libblas") != std::string::npos) {
-    spdlog::warn("the reference BLAS is active (20-30x slower matrix products); install "
-                 "libopenblas0-openmp (scripts/setup.sh does)");
+    spdlog::warn(
+        "the reference BLAS is active (20-30x slower matrix products); install "
+        "libopenblas0-openmp (scripts/setup.sh does)");
   }
 }
 
@@ -119,12 +121,48 @@ void apply_common_overrides(nlohmann::json& config, const CommonFlags& flags) {
   if (!flags.device.empty()) config["device"] = flags.device;
 }
 
+namespace {
+
+// The first 'quoted' key of a config error message ("" if none).
+std::string first_quoted(const std::string& message) {
+  auto open = message.find('\'');
+  if (open == std::string::npos) return "";
+  auto close = message.find('\'', open + 1);
+  return close == std::string::npos ? "" : message.substr(open + 1, close - open - 1);
+}
+
+// The --set override that assigned `key` or a section holding it; the last one wins.
+std::string override_of(const std::string& key, const std::vector<std::string>& overrides) {
+  std::string found;
+  for (const auto& o : overrides) {
+    const auto name = o.substr(0, o.find('='));
+    if (!name.empty() && (key == name || key.rfind(name + ".", 0) == 0)) found = o;
+  }
+  return found;
+}
+
+}  // namespace
+
+void rethrow_naming_config_source(const InputError& e, const std::string& file,
+                                  const CommonFlags& flags) {
+  static const std::string kPrefix = "config: ";
+  const std::string message = e.what();
+  if (message.rfind(kPrefix, 0) != 0) throw e;
+  const std::string detail = message.substr(kPrefix.size());
+  const std::string set = override_of(first_quoted(detail), flags.overrides);
+  if (!set.empty()) throw InputError("--set " + set + ": " + detail);
+  if (!file.empty()) throw InputError("config '" + file + "': " + detail);
+  throw e;
+}
+
 int run_program(CLI::App& app, int argc, char** argv, const std::function<void()>& body) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    int code = app.exit(e);
-    return code == 0 ? 0 : 2;
+    if (e.get_exit_code() == 0) return app.exit(e);  // --help
+    std::cerr << app.get_name() << ": error: " << e.what()
+              << "\nRun with --help for more information.\n";
+    return 2;
   }
   try {
     body();

@@ -3,12 +3,12 @@
 #pragma once
 
 #include <CLI/CLI.hpp>
-
 #include <functional>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
+#include "fm/common/error.h"
 #include "fm/dist/process_group.h"
 
 namespace fm::app {
@@ -45,6 +45,25 @@ Distributed start_distributed(const DistFlags& flags, const CommonFlags& common,
 // Applies --set overrides and --device to a config.
 void apply_common_overrides(nlohmann::json& config, const CommonFlags& flags);
 
+// naming_config_source()'s re-throw: `e` as it is when it is no config error
+// or no source is known.
+[[noreturn]] void rethrow_naming_config_source(const InputError& e, const std::string& file,
+                                               const CommonFlags& flags);
+
+// Returns read(), which reads config keys. A config error it throws (an
+// InputError whose message starts "config: ") is thrown again naming where the
+// key came from: the --set override that gave it, else `file` when not empty
+// ("config 'run.json': key 'model.hidden' = ...").
+template <typename Read>
+auto naming_config_source(const std::string& file, const CommonFlags& flags, Read&& read)
+    -> decltype(read()) {
+  try {
+    return read();
+  } catch (const InputError& e) {
+    rethrow_naming_config_source(e, file, flags);
+  }
+}
+
 // Parses argv with `app`, then runs `body`. Exit codes: 0 success (and --help),
 // 2 bad usage, bad config or bad input (CLI errors, fm::InputError), 1 any other
 // failure. Errors print as "<program>: error: <message>" on stderr.
@@ -57,6 +76,5 @@ CLI::Validator non_negative_number();
 
 // The output path's extension, lower-case, without the dot ("" if none).
 std::string extension_of(const std::string& path);
-
 
 }  // namespace fm::app

@@ -124,7 +124,12 @@ TEST(Programs, CsvAndPngOutputs) {
 
 TEST(Programs, BadUsageExitsTwo) {
   EXPECT_EQ(run("fm-train", "").code, 2);  // --config is required
-  EXPECT_EQ(run("fm-train", "--config x.json --no-such-flag").code, 2);
+  auto r = run("fm-train", "--config x.json --no-such-flag");
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.output.find("fm-train: error: The following argument was not expected: "
+                          "--no-such-flag"),
+            std::string::npos)
+      << r.output;
   EXPECT_EQ(run("fm-eval", "--checkpoint " + trained_checkpoint() + " --estimator magic").code,
             2);
   EXPECT_EQ(run("fm-train", "--help").code, 0);
@@ -136,8 +141,38 @@ TEST(Programs, BadConfigExitsTwoNamingTheKey) {
   config["train"]["lr"] = 0.1;  // belongs in train.optimizer
   auto r = run("fm-train", "--config " + write_config(dir, config) + " --out " + dir + "/out");
   EXPECT_EQ(r.code, 2);
-  EXPECT_NE(r.output.find("unknown key 'train.lr'"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("unknown key 'train.lr' (did you mean 'train.optimizer.lr'?)"),
+            std::string::npos)
+      << r.output;
   EXPECT_FALSE(fs::exists(dir + "/out"));
+
+  // A bad value names the config file it is in, or the --set that gave it,
+  // also when the model finds it only once it sees the data.
+  config = tiny_moons();
+  config["model"]["hidden"] = "wide";
+  const auto bad_file = write_config(dir, config);
+  r = run("fm-train", "--config " + bad_file + " --out " + dir + "/out");
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.output.find("fm-train: error: config '" + bad_file +
+                          "': key 'model.hidden' = \"wide\" must be an integer"),
+            std::string::npos)
+      << r.output;
+  r = run("fm-train", "--config " + bad_file + " --set model.hidden=-3 --out " + dir + "/out");
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.output.find("fm-train: error: --set model.hidden=-3: key 'model.hidden' = -3"),
+            std::string::npos)
+      << r.output;
+  if (!torch::cuda::is_available()) {  // the device is checked when the model is built
+    config = tiny_moons();
+    config["device"] = "cuda";
+    const auto cuda_file = write_config(dir, config);
+    r = run("fm-train", "--config " + cuda_file + " --out " + dir + "/out");
+    EXPECT_EQ(r.code, 2);
+    EXPECT_NE(r.output.find("config '" + cuda_file + "': key 'device' = \"cuda\""),
+              std::string::npos)
+        << r.output;
+    EXPECT_FALSE(fs::exists(dir + "/out"));
+  }
 
   r = run("fm-train", "--config " + write_config(dir, tiny_moons()) + " --set model.depth=-1" +
                           " --out " + dir + "/out");

@@ -69,6 +69,24 @@ TEST(ConfigSection, UnknownKeySuggestsNearestValidKey) {
   EXPECT_NE(message.find("did you mean 'train.steps'"), std::string::npos) << message;
 }
 
+// A key put one section too high ('train.lr') points to where it belongs,
+// found among the keys read from the sections below; never to another root's.
+TEST(ConfigSection, UnknownKeySuggestsTheSameKeyInASectionBelow) {
+  ConfigSection root(json{{"train", {{"lr", 0.1}, {"optimizer", {{"lr", 0.2}}}}}}, "");
+  auto train = root.section("train");
+  auto optimizer = train.section("optimizer");
+  EXPECT_EQ(optimizer.number("lr", 1e-3), 0.2);
+  optimizer.finish();
+  auto message = error_of([&] { train.finish(); });
+  EXPECT_NE(message.find("unknown key 'train.lr' (did you mean 'train.optimizer.lr'?)"),
+            std::string::npos)
+      << message;
+
+  ConfigSection other(json{{"lr", 0.1}}, "train");
+  message = error_of([&] { other.finish(); });
+  EXPECT_EQ(message.find("did you mean"), std::string::npos) << message;
+}
+
 TEST(ConfigSection, ChoiceListsValidNames) {
   ConfigSection s(json{{"solver", "rk5"}}, "sample");
   auto message = error_of([&] { s.choice("solver", "rk4", {"euler", "rk4", "dopri5"}); });

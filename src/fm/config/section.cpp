@@ -43,7 +43,13 @@ std::string nearest_key(const std::string& key, const std::vector<std::string>& 
 }
 
 ConfigSection::ConfigSection(const nlohmann::json& json, std::string path)
-    : json_(json.is_null() ? nlohmann::json::object() : json), path_(std::move(path)) {
+    : ConfigSection(json, std::move(path), std::make_shared<std::set<std::string>>()) {}
+
+ConfigSection::ConfigSection(const nlohmann::json& json, std::string path,
+                             std::shared_ptr<std::set<std::string>> all_asked)
+    : json_(json.is_null() ? nlohmann::json::object() : json),
+      path_(std::move(path)),
+      all_asked_(std::move(all_asked)) {
   if (!json_.is_object()) {
     throw InputError("config: key '" + (path_.empty() ? std::string("<root>") : path_) + "' = " +
                      json_.dump() + " must be an object");
@@ -52,6 +58,11 @@ ConfigSection::ConfigSection(const nlohmann::json& json, std::string path)
 
 std::string ConfigSection::key_path(const std::string& key) const {
   return path_.empty() ? key : path_ + "." + key;
+}
+
+void ConfigSection::ask(const std::string& key) {
+  asked_.insert(key);
+  all_asked_->insert(key_path(key));
 }
 
 bool ConfigSection::has(const std::string& key) const { return json_.contains(key); }
@@ -68,7 +79,7 @@ void ConfigSection::fail(const std::string& key, const nlohmann::json& value,
 
 double ConfigSection::number(const std::string& key, double fallback, double min, double max,
                              bool min_exclusive) {
-  asked_.insert(key);
+  ask(key);
   double v = fallback;
   if (const auto* j = find(key)) {
     if (!j->is_number()) fail(key, *j, "must be a number");
@@ -86,7 +97,7 @@ double ConfigSection::number(const std::string& key, double fallback, double min
 
 int64_t ConfigSection::integer(const std::string& key, int64_t fallback, int64_t min,
                                int64_t max) {
-  asked_.insert(key);
+  ask(key);
   int64_t v = fallback;
   if (const auto* j = find(key)) {
     if (j->is_number_integer()) {
@@ -108,7 +119,7 @@ int64_t ConfigSection::integer(const std::string& key, int64_t fallback, int64_t
 }
 
 bool ConfigSection::boolean(const std::string& key, bool fallback) {
-  asked_.insert(key);
+  ask(key);
   bool v = fallback;
   if (const auto* j = find(key)) {
     if (!j->is_boolean()) fail(key, *j, "must be true or false");
@@ -119,7 +130,7 @@ bool ConfigSection::boolean(const std::string& key, bool fallback) {
 }
 
 std::string ConfigSection::string(const std::string& key, const std::string& fallback) {
-  asked_.insert(key);
+  ask(key);
   std::string v = fallback;
   if (const auto* j = find(key)) {
     if (!j->is_string()) fail(key, *j, "must be a string");
@@ -143,7 +154,7 @@ std::string ConfigSection::choice(const std::string& key, const std::string& fal
 
 std::vector<int64_t> ConfigSection::integers(const std::string& key,
                                              const std::vector<int64_t>& fallback, int64_t min) {
-  asked_.insert(key);
+  ask(key);
   std::vector<int64_t> v = fallback;
   if (const auto* j = find(key)) {
     if (!j->is_array()) fail(key, *j, "must be an array of integers");
@@ -162,7 +173,7 @@ std::vector<int64_t> ConfigSection::integers(const std::string& key,
 
 std::vector<double> ConfigSection::numbers(const std::string& key,
                                            const std::vector<double>& fallback) {
-  asked_.insert(key);
+  ask(key);
   std::vector<double> v = fallback;
   if (const auto* j = find(key)) {
     if (!j->is_array()) fail(key, *j, "must be an array of numbers");
@@ -179,9 +190,9 @@ std::vector<double> ConfigSection::numbers(const std::string& key,
 }
 
 ConfigSection ConfigSection::section(const std::string& key) {
-  asked_.insert(key);
+  ask(key);
   const auto* j = find(key);
-  return ConfigSection(j ? *j : nlohmann::json::object(), key_path(key));
+  return ConfigSection(j ? *j : nlohmann::json::object(), key_path(key), all_asked_);
 }
 
 void ConfigSection::finish() const {
@@ -189,9 +200,23 @@ void ConfigSection::finish() const {
   for (const auto& item : json_.items()) {
     if (asked_.count(item.key())) continue;
     std::string hint = nearest_key(item.key(), known);
+    if (!hint.empty()) hint = key_path(hint);
+    if (hint.empty()) hint = same_key_deeper(item.key());
     throw InputError("config: unknown key '" + key_path(item.key()) + "'" +
-                     (hint.empty() ? "" : " (did you mean '" + key_path(hint) + "'?)"));
+                     (hint.empty() ? "" : " (did you mean '" + hint + "'?)"));
   }
+}
+
+std::string ConfigSection::same_key_deeper(const std::string& key) const {
+  const std::string prefix = path_.empty() ? "" : path_ + ".";
+  const std::string suffix = "." + key;
+  for (const auto& path : *all_asked_) {
+    if (path.rfind(prefix, 0) == 0 && path.size() > prefix.size() + suffix.size() &&
+        path.compare(path.size() - suffix.size(), suffix.size(), suffix) == 0) {
+      return path;
+    }
+  }
+  return "";
 }
 
 nlohmann::json ConfigSection::resolved() const { return resolved_; }

@@ -9,6 +9,7 @@
 
 #include <cstdint>
 #include <limits>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <set>
@@ -43,7 +44,9 @@ class ConfigSection {
   ConfigSection section(const std::string& key);
   bool has(const std::string& key) const;
 
-  // Throws InputError for the first key that no getter asked for.
+  // Throws InputError for the first key that no getter asked for, suggesting
+  // the nearest key of this section or else a key of that name in a section
+  // below it that has been read ('train.lr' -> 'train.optimizer.lr').
   void finish() const;
 
   // The values used, defaults included, as an object. Nested sections are not
@@ -54,6 +57,10 @@ class ConfigSection {
   std::string key_path(const std::string& key) const;
 
  private:
+  ConfigSection(const nlohmann::json& json, std::string path,
+                std::shared_ptr<std::set<std::string>> all_asked);
+  void ask(const std::string& key);
+  std::string same_key_deeper(const std::string& key) const;
   const nlohmann::json* find(const std::string& key) const;
   [[noreturn]] void fail(const std::string& key, const nlohmann::json& value,
                          const std::string& expected) const;
@@ -61,6 +68,9 @@ class ConfigSection {
   nlohmann::json json_;
   std::string path_;
   std::set<std::string> asked_;
+  // Full key paths asked of this section and of every section made from the
+  // same root, for suggestions across sections.
+  std::shared_ptr<std::set<std::string>> all_asked_;
   nlohmann::json resolved_ = nlohmann::json::object();
 };
 
