@@ -28,15 +28,18 @@ int main(int argc, char** argv) {
     fm::app::set_up_runtime("fm-data", common);
     auto splits = dataset == "power" ? fm::load_power(root) : fm::load_gas(root);
     std::filesystem::create_directories(out);
-    auto path = [&](const std::string& name) { return (std::filesystem::path(out) / name).string(); };
+    auto path = [&](const std::string& name) {
+      return (std::filesystem::path(out) / name).string();
+    };
     fm::write_npy(path("train.npy"), splits.train.contiguous());
     fm::write_npy(path("val.npy"), splits.val.contiguous());
     fm::write_npy(path("test.npy"), splits.test.contiguous());
     nlohmann::json stats = {{"dataset", dataset},
                             {"columns", splits.columns},
-                            {"rows", {{"train", splits.train.size(0)},
-                                      {"val", splits.val.size(0)},
-                                      {"test", splits.test.size(0)}}},
+                            {"rows",
+                             {{"train", splits.train.size(0)},
+                              {"val", splits.val.size(0)},
+                              {"test", splits.test.size(0)}}},
                             {"normalisation", splits.normalisation.to_json()}};
     fm::write_text_atomically(path("stats.json"), stats.dump(2) + "\n");
     spdlog::info("{}: train {} / val {} / test {} rows, D = {} -> {}", dataset,

@@ -70,7 +70,15 @@ int main(int argc, char** argv) {
     if (!json_path.empty()) fm::prepare_output_file(json_path, "--json");
 
     // Load the model with the command line's evaluation settings.
-    auto trained = fm::app::naming_config_source("", common, [&] {
+    const auto sources = fm::app::config_sources(
+        "config of checkpoint '" + checkpoint + "'", common, app,
+        fm::app::solver_flag_keys("eval", {{"--split", "eval.split"},
+                                           {"--estimator", "eval.estimator"},
+                                           {"--probe", "eval.probe"},
+                                           {"--n-probes", "eval.n_probes"},
+                                           {"--batch-size", "eval.batch_size"},
+                                           {"--limit", "eval.limit"}}));
+    auto trained = fm::app::naming_config_source(sources, [&] {
       return fm::load_trained_model(
           checkpoint,
           [&](nlohmann::json& config) {

@@ -47,7 +47,10 @@ int main(int argc, char** argv) {
     fm::prepare_output_file(out, "--out");
 
     // Load the model with the command line's sampling settings.
-    auto trained = fm::app::naming_config_source("", common, [&] {
+    const auto sources =
+        fm::app::config_sources("config of checkpoint '" + checkpoint + "'", common, app,
+                                fm::app::solver_flag_keys("sample", {{"--num", "sample.num"}}));
+    auto trained = fm::app::naming_config_source(sources, [&] {
       return fm::load_trained_model(
           checkpoint,
           [&](nlohmann::json& config) {

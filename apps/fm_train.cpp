@@ -30,17 +30,18 @@ int main(int argc, char** argv) {
     // Parse and validate the whole config before any work starts.
     auto config = fm::load_config(config_path, {});
     fm::app::apply_common_overrides(config, common);
-    auto options = fm::app::naming_config_source(config_path, common,
-                                                 [&] { return fm::parse_run_options(config); });
+    const auto sources = fm::app::config_sources("config '" + config_path + "'", common, app);
+    auto options =
+        fm::app::naming_config_source(sources, [&] { return fm::parse_run_options(config); });
     if (out_dir.empty()) out_dir = (std::filesystem::path("runs") / options.name).string();
     spdlog::info("config {}: {}", config_path, options.resolved.dump());
 
     // Join the other processes, if any, then build the data and train.
     auto dist = fm::app::start_distributed(dist_flags, common, options.device);
     auto dataset = fm::app::naming_config_source(
-        config_path, common, [&] { return fm::make_dataset(options.data, options.seed); });
+        sources, [&] { return fm::make_dataset(options.data, options.seed); });
     // (The model is built, and its options checked against the data, in run().)
-    auto summary = fm::app::naming_config_source(config_path, common, [&] {
+    auto summary = fm::app::naming_config_source(sources, [&] {
       fm::Trainer trainer(options, *dataset, out_dir, resume, dist);
       return trainer.run();
     });

@@ -123,36 +123,62 @@ void apply_common_overrides(nlohmann::json& config, const CommonFlags& flags) {
 
 namespace {
 
-// The first 'quoted' key of a config error message ("" if none).
-std::string first_quoted(const std::string& message) {
+// The config key a "config: " error is about: its first 'quoted' key ("" if none).
+std::string key_of(const std::string& message) {
   auto open = message.find('\'');
   if (open == std::string::npos) return "";
   auto close = message.find('\'', open + 1);
   return close == std::string::npos ? "" : message.substr(open + 1, close - open - 1);
 }
 
-// The --set override that assigned `key` or a section holding it; the last one wins.
-std::string override_of(const std::string& key, const std::vector<std::string>& overrides) {
-  std::string found;
-  for (const auto& o : overrides) {
-    const auto name = o.substr(0, o.find('='));
-    if (!name.empty() && (key == name || key.rfind(name + ".", 0) == 0)) found = o;
-  }
-  return found;
+// Whether setting `set` gave `key` a value: the key itself, a section above
+// it, or a key below it (which turned `key` into an object).
+bool sets(const std::string& set, const std::string& key) {
+  return set == key || key.rfind(set + ".", 0) == 0 || set.rfind(key + ".", 0) == 0;
 }
+
+std::string section_of(const std::string& key) { return key.substr(0, key.find('.')); }
 
 }  // namespace
 
-void rethrow_naming_config_source(const InputError& e, const std::string& file,
-                                  const CommonFlags& flags) {
-  static const std::string kPrefix = "config: ";
+ConfigSources config_sources(const std::string& origin, const CommonFlags& flags,
+                             const CLI::App& app,
+                             const std::vector<std::pair<std::string, std::string>>& flag_keys) {
+  ConfigSources sources{origin, {}};
+  for (const auto& o : flags.overrides)
+    sources.settings.push_back({o.substr(0, o.find('=')), "--set " + o});
+  if (!flags.device.empty()) sources.settings.push_back({"device", "--device " + flags.device});
+  for (const auto& [flag, key] : flag_keys) {
+    const CLI::Option* option = app.get_option_no_throw(flag);
+    if (option == nullptr || option->count() == 0) continue;
+    std::string typed = flag;
+    for (const auto& r : option->results()) typed += " " + r;
+    sources.settings.push_back({key, typed});
+  }
+  return sources;
+}
+
+void rethrow_naming_config_source(const InputError& e, const ConfigSources& sources) {
   const std::string message = e.what();
-  if (message.rfind(kPrefix, 0) != 0) throw e;
-  const std::string detail = message.substr(kPrefix.size());
-  const std::string set = override_of(first_quoted(detail), flags.overrides);
-  if (!set.empty()) throw InputError("--set " + set + ": " + detail);
-  if (!file.empty()) throw InputError("config '" + file + "': " + detail);
-  throw e;
+  const bool config = message.rfind("config: ", 0) == 0;
+  if (!config && message.rfind("model: ", 0) != 0) throw e;
+  // "config: " says no more than the origin will; "model: " names the network.
+  const std::string detail = config ? message.substr(8) : message;
+  // A "model: " error is about the model section as a whole (its type
+  // against the data, its size): no one key of it is to blame.
+  const std::string key = config ? key_of(message) : "";
+  const std::string section = config ? section_of(key) : "model";
+  std::string exact, same_section;
+  for (const auto& [set, typed] : sources.settings) {
+    if (!key.empty() && sets(set, key)) exact = typed;  // the last one wins, as it did
+    if (!section.empty() && section_of(set) == section) {
+      same_section += (same_section.empty() ? "" : ", ") + typed;
+    }
+  }
+  if (!exact.empty()) throw InputError(exact + ": " + detail);
+  if (sources.origin.empty()) throw e;
+  throw InputError(sources.origin + (same_section.empty() ? "" : " with " + same_section) + ": " +
+                   detail);
 }
 
 int run_program(CLI::App& app, int argc, char** argv, const std::function<void()>& body) {

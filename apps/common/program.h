@@ -45,22 +45,35 @@ Distributed start_distributed(const DistFlags& flags, const CommonFlags& common,
 // Applies --set overrides and --device to a config.
 void apply_common_overrides(nlohmann::json& config, const CommonFlags& flags);
 
-// naming_config_source()'s re-throw: `e` as it is when it is no config error
-// or no source is known.
-[[noreturn]] void rethrow_naming_config_source(const InputError& e, const std::string& file,
-                                               const CommonFlags& flags);
+// Where a run's config keys came from, for error messages: the config's
+// origin ("config 'run.json'", "config of checkpoint 'x.pt'"), then each
+// command-line setting of a key in order: {key path, what the user typed}.
+struct ConfigSources {
+  std::string origin;
+  std::vector<std::pair<std::string, std::string>> settings;
+};
+
+// The sources of a config from `origin`, --set and --device, and the flags of
+// `app` that set a config key ({"--split", "eval.split"}, ...) that were given.
+ConfigSources config_sources(
+    const std::string& origin, const CommonFlags& flags, const CLI::App& app,
+    const std::vector<std::pair<std::string, std::string>>& flag_keys = {});
+
+// naming_config_source()'s re-throw: `e` as it is when it is no config error.
+[[noreturn]] void rethrow_naming_config_source(const InputError& e, const ConfigSources& sources);
 
 // Returns read(), which reads config keys. A config error it throws (an
-// InputError whose message starts "config: ") is thrown again naming where the
-// key came from: the --set override that gave it, else `file` when not empty
-// ("config 'run.json': key 'model.hidden' = ...").
+// InputError whose message starts "config: " or "model: ") is thrown again
+// naming where the key came from: the command-line setting of that key, else
+// the origin together with the settings of the same section, if any:
+//   --set model.hidden=wide: key 'model.hidden' = "wide" must be an integer
+//   config 'run.json' with --set model.channels=12: key 'model.groups' = 8 ...
 template <typename Read>
-auto naming_config_source(const std::string& file, const CommonFlags& flags, Read&& read)
-    -> decltype(read()) {
+auto naming_config_source(const ConfigSources& sources, Read&& read) -> decltype(read()) {
   try {
     return read();
   } catch (const InputError& e) {
-    rethrow_naming_config_source(e, file, flags);
+    rethrow_naming_config_source(e, sources);
   }
 }
 

@@ -27,6 +27,17 @@ std::string trajectory_path(const std::string& out) {
   return (p.parent_path() / (p.stem().string() + ".trajectory.npy")).string();
 }
 
+std::vector<std::pair<std::string, std::string>> solver_flag_keys(
+    const std::string& section, std::vector<std::pair<std::string, std::string>> more) {
+  std::vector<std::pair<std::string, std::string>> keys = {{"--solver", section + ".solver"},
+                                                           {"--steps", section + ".steps"},
+                                                           {"--step-size", section + ".step_size"},
+                                                           {"--rtol", section + ".rtol"},
+                                                           {"--atol", section + ".atol"}};
+  keys.insert(keys.end(), more.begin(), more.end());
+  return keys;
+}
+
 void apply_solver_flags(nlohmann::json& section, const std::string& solver, int64_t steps,
                         double step_size, double rtol, double atol) {
   if (!section.is_object()) section = nlohmann::json::object();
@@ -49,9 +60,10 @@ void apply_solver_flags(nlohmann::json& section, const std::string& solver, int6
   const auto chosen = section.find("solver");
   if ((rtol > 0 || atol > 0) && chosen != section.end() && chosen->is_string() &&
       !is_adaptive(chosen->get<std::string>())) {
-    spdlog::warn("--rtol/--atol set the tolerances of adaptive solvers; '{}' takes fixed steps "
-                 "and does not use them",
-                 chosen->get<std::string>());
+    spdlog::warn(
+        "--rtol/--atol set the tolerances of adaptive solvers; '{}' takes fixed steps "
+        "and does not use them",
+        chosen->get<std::string>());
   }
 }
 

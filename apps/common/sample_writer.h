@@ -7,6 +7,8 @@
 
 #include <nlohmann/json.hpp>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "fm/data/dataset.h"
 #include "fm/train/checkpoint.h"
@@ -19,6 +21,11 @@ void check_sample_extension(const std::string& path);
 // "<dir>/<stem>.trajectory.npy" for an output path.
 std::string trajectory_path(const std::string& out);
 
+// The solver flags and the keys of `section` ("sample" or "eval") they set,
+// {"--steps", "sample.steps"}, ..., followed by `more`: for error messages.
+std::vector<std::pair<std::string, std::string>> solver_flag_keys(
+    const std::string& section, std::vector<std::pair<std::string, std::string>> more);
+
 // Sets solver keys of a "sample" or "eval" section from command-line flags
 // (empty / 0 = not given). Choosing an adaptive solver drops a stored step
 // count and step size.
@@ -27,8 +34,7 @@ void apply_solver_flags(nlohmann::json& section, const std::string& solver, int6
 
 class SampleWriter {
  public:
-  SampleWriter(const CheckpointMeta& meta, Dataset& dataset, int64_t grid_rows,
-               int64_t grid_cols);
+  SampleWriter(const CheckpointMeta& meta, Dataset& dataset, int64_t grid_rows, int64_t grid_cols);
 
   // x: (N, ...) model-space samples.
   void write(const std::string& path, const torch::Tensor& x);

@@ -31,6 +31,8 @@ Run run(const std::string& program, const std::string& args) {
   std::ifstream in(log);
   std::stringstream text;
   text << in.rdbuf();
+  in.close();
+  fs::remove(log);
   return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, text.str()};
 }
 
@@ -76,8 +78,10 @@ bool has_temporary_files(const std::string& dir) {
 TEST(Programs, TrainSampleEvalSucceedEndToEnd) {
   const auto& checkpoint = trained_checkpoint();
   auto dir = scratch("end_to_end");
-  auto sample = run("fm-sample", "--checkpoint " + checkpoint + " --num 300 --solver euler "
-                    "--steps 20 --out " + dir + "/s.npy --trajectory");
+  auto sample = run("fm-sample", "--checkpoint " + checkpoint +
+                                     " --num 300 --solver euler "
+                                     "--steps 20 --out " +
+                                     dir + "/s.npy --trajectory");
   ASSERT_EQ(sample.code, 0) << sample.output;
   auto x = fm::read_npy(dir + "/s.npy");
   EXPECT_EQ(x.sizes(), (std::vector<int64_t>{300, 2}));
@@ -90,8 +94,8 @@ TEST(Programs, TrainSampleEvalSucceedEndToEnd) {
   ASSERT_EQ(eval.code, 0) << eval.output;
   std::ifstream in(dir + "/e.json");
   json report = json::parse(in);
-  for (const char* key : {"dataset", "split", "n", "nll_nats", "nll_stderr", "estimator",
-                          "solver", "nfe", "seconds"}) {
+  for (const char* key : {"dataset", "split", "n", "nll_nats", "nll_stderr", "estimator", "solver",
+                          "nfe", "seconds"}) {
     EXPECT_TRUE(report.contains(key)) << key;
   }
   EXPECT_EQ(report["n"], 128);
@@ -113,8 +117,10 @@ TEST(Programs, SameSeedGivesIdenticalSamples) {
 TEST(Programs, CsvAndPngOutputs) {
   const auto& checkpoint = trained_checkpoint();
   auto dir = scratch("formats");
-  EXPECT_EQ(run("fm-sample", "--checkpoint " + checkpoint + " --num 20 --out " + dir + "/s.csv").code, 0);
-  EXPECT_EQ(run("fm-sample", "--checkpoint " + checkpoint + " --num 20 --out " + dir + "/s.png").code, 0);
+  EXPECT_EQ(
+      run("fm-sample", "--checkpoint " + checkpoint + " --num 20 --out " + dir + "/s.csv").code, 0);
+  EXPECT_EQ(
+      run("fm-sample", "--checkpoint " + checkpoint + " --num 20 --out " + dir + "/s.png").code, 0);
   std::ifstream csv(dir + "/s.csv");
   int lines = 0;
   for (std::string line; std::getline(csv, line);) ++lines;
@@ -130,8 +136,7 @@ TEST(Programs, BadUsageExitsTwo) {
                           "--no-such-flag"),
             std::string::npos)
       << r.output;
-  EXPECT_EQ(run("fm-eval", "--checkpoint " + trained_checkpoint() + " --estimator magic").code,
-            2);
+  EXPECT_EQ(run("fm-eval", "--checkpoint " + trained_checkpoint() + " --estimator magic").code, 2);
   EXPECT_EQ(run("fm-train", "--help").code, 0);
 }
 
@@ -162,6 +167,28 @@ TEST(Programs, BadConfigExitsTwoNamingTheKey) {
   EXPECT_NE(r.output.find("fm-train: error: --set model.hidden=-3: key 'model.hidden' = -3"),
             std::string::npos)
       << r.output;
+  // A value the file left at its default, rejected because of a --set of
+  // another key of its section: both are named.
+  r = run("fm-train", "--config " + bad_file + " --set model.hidden=8 --set 'model={\"type\": " +
+                          "\"mlp\", \"depth\": -1}' --out " + dir + "/out");
+  EXPECT_NE(r.output.find("--set model={\"type\": \"mlp\", \"depth\": -1}: key 'model.depth'"),
+            std::string::npos)
+      << r.output;
+  config = tiny_moons();
+  config["model"] = {{"type", "unet"}};
+  const auto unet_file = write_config(dir, config);
+  r = run("fm-train", "--config " + unet_file + " --set model.groups=4 --out " + dir + "/out");
+  EXPECT_NE(r.output.find("config '" + unet_file +
+                          "' with --set model.groups=4: model: type 'unet' needs image data"),
+            std::string::npos)
+      << r.output;
+  // A program's own flags are named as they were typed.
+  r = run("fm-eval", "--checkpoint " + trained_checkpoint() + " --split foo");
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.output.find("fm-eval: error: --split foo: key 'eval.split' = \"foo\""),
+            std::string::npos)
+      << r.output;
+
   if (!torch::cuda::is_available()) {  // the device is checked when the model is built
     config = tiny_moons();
     config["device"] = "cuda";
@@ -210,7 +237,8 @@ TEST(Programs, RuntimeFailureExitsOneWithoutPartialOutput) {
   auto dir = scratch("runtime_failure");
   auto r = run("fm-sample", "--checkpoint " + trained_checkpoint() +
                                 " --solver dopri5 --set sample.max_steps=1 --set sample.rtol=1e-9"
-                                " --set sample.atol=1e-9 --out " + dir + "/s.npy");
+                                " --set sample.atol=1e-9 --out " +
+                                dir + "/s.npy");
   EXPECT_EQ(r.code, 1) << r.output;
   EXPECT_FALSE(fs::exists(dir + "/s.npy"));
   EXPECT_FALSE(has_temporary_files(dir));
@@ -222,13 +250,13 @@ TEST(Programs, RuntimeFailureExitsOneWithoutPartialOutput) {
 TEST(Programs, UnwritableOutputsAreRefusedBeforeTheWork) {
   auto dir = scratch("unwritable");
   std::ofstream(dir + "/file") << "x";
-  auto r = run("fm-train", "--config " + write_config(dir, tiny_moons()) + " --out " + dir +
-                               "/file/run");
+  auto r = run("fm-train",
+               "--config " + write_config(dir, tiny_moons()) + " --out " + dir + "/file/run");
   EXPECT_EQ(r.code, 2) << r.output;
   EXPECT_NE(r.output.find("(--out)"), std::string::npos) << r.output;
 
-  r = run("fm-sample", "--checkpoint " + trained_checkpoint() + " --num 10 --out " + dir +
-                           "/file/s.npy");
+  r = run("fm-sample",
+          "--checkpoint " + trained_checkpoint() + " --num 10 --out " + dir + "/file/s.npy");
   EXPECT_EQ(r.code, 2) << r.output;
   EXPECT_NE(r.output.find("--out '" + dir + "/file/s.npy': cannot create its folder"),
             std::string::npos)
@@ -240,6 +268,21 @@ TEST(Programs, UnwritableOutputsAreRefusedBeforeTheWork) {
   EXPECT_NE(r.output.find("--json '" + dir + "' is a folder"), std::string::npos) << r.output;
   EXPECT_EQ(r.output.find("bits/dim"), std::string::npos) << r.output;
   EXPECT_EQ(r.output.find("nats"), std::string::npos) << "evaluated before failing: " << r.output;
+
+  // A config error before the work: no output folder is left behind.
+  r = run("fm-sample",
+          "--checkpoint " + trained_checkpoint() + " --solver magic --out " + dir + "/made/s.npy");
+  EXPECT_EQ(r.code, 2) << r.output;
+  EXPECT_FALSE(fs::exists(dir + "/made")) << "left behind: " << dir << "/made";
+  r = run("fm-eval",
+          "--checkpoint " + trained_checkpoint() + " --split magic --json " + dir + "/made/e.json");
+  EXPECT_EQ(r.code, 2) << r.output;
+  EXPECT_FALSE(fs::exists(dir + "/made")) << "left behind: " << dir << "/made";
+  // ... and a good run makes the missing folders.
+  r = run("fm-sample",
+          "--checkpoint " + trained_checkpoint() + " --num 5 --out " + dir + "/made/deeper/s.npy");
+  EXPECT_EQ(r.code, 0) << r.output;
+  EXPECT_TRUE(fs::exists(dir + "/made/deeper/s.npy"));
 
   // A config error found after the output folder was made: the folder goes.
   auto bad = tiny_moons();

@@ -25,20 +25,14 @@ fs::path temporary_name(const fs::path& target) {
   return target.parent_path() / name.str();
 }
 
-// Creates the folders above `target`; the error, if any (also when a parent
-// exists but is not a folder).
-std::error_code make_parent_directories(const fs::path& target) {
-  const fs::path parent = target.parent_path();
-  std::error_code ec;
-  if (parent.empty()) return ec;
-  fs::create_directories(parent, ec);
-  if (!ec && !fs::is_directory(parent)) ec = std::make_error_code(std::errc::not_a_directory);
-  return ec;
-}
-
+// Creates the folders above `target` (none: nothing to do).
 void create_parent_directories(const fs::path& target) {
   const fs::path parent = target.parent_path();
-  if (const auto ec = make_parent_directories(target)) {
+  if (parent.empty()) return;
+  std::error_code ec;
+  fs::create_directories(parent, ec);
+  if (!ec && !fs::is_directory(parent)) ec = std::make_error_code(std::errc::not_a_directory);
+  if (ec) {
     throw RuntimeError("io: cannot create directory '" + parent.string() + "' for '" +
                        target.string() + "': " + ec.message());
   }
@@ -79,9 +73,21 @@ void prepare_output_file(const std::string& path, const std::string& name) {
   if (target.filename().empty() || fs::is_directory(target, ec)) {
     throw InputError(name + " '" + path + "' is a folder; give a file name");
   }
-  if (const auto error = make_parent_directories(target)) {
+  // The missing folders are made when the file is written, so that a run
+  // that fails before then leaves none behind: here the nearest existing
+  // folder above the file must be one that folders and files can be made in.
+  fs::path existing = target.parent_path();
+  while (!existing.empty() && !fs::exists(existing, ec)) existing = existing.parent_path();
+  if (existing.empty()) existing = ".";
+  std::string problem;
+  if (!fs::is_directory(existing, ec)) {
+    problem = "'" + existing.string() + "' is not a folder";
+  } else if (::access(existing.c_str(), W_OK | X_OK) != 0) {
+    problem = "'" + existing.string() + "': " + std::strerror(errno);
+  }
+  if (!problem.empty()) {
     throw InputError(name + " '" + path + "': cannot create its folder '" +
-                     target.parent_path().string() + "': " + error.message());
+                     target.parent_path().string() + "': " + problem);
   }
 }
 

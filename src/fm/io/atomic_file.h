@@ -13,9 +13,11 @@ namespace fm {
 void write_atomically(const std::string& path, const std::function<void(const std::string&)>& write);
 
 // Checks an output file's path before a program does its work, so that a long
-// solve is not lost at the end: creates its missing parent folders and throws
-// InputError starting with `name` (the flag or key that gave the path) if the
-// path is a folder or a parent cannot be created (e.g. a parent is a file).
+// solve is not lost at the end: throws InputError starting with `name` (the
+// flag or key that gave the path) if the path is a folder or its missing
+// parent folders could not be created (a parent is a file, or the nearest
+// existing one is not writable). Creates nothing: write_atomically() makes
+// the folders when the file is written.
 void prepare_output_file(const std::string& path, const std::string& name);
 
 // Writes `contents` to `path` atomically.
