@@ -22,14 +22,15 @@ torch::nn::GroupNorm group_norm(int64_t groups, int64_t channels) {
   return torch::nn::GroupNorm(torch::nn::GroupNormOptions(groups, channels));
 }
 
-// silu(norm(x)). Sampling's channels-last tensors take the channels-last
-// kernel: LibTorch 1.13's GroupNorm is several times slower on them.
+// silu(norm(x)). Channels-last tensors take the channels-last kernel:
+// LibTorch 1.13's GroupNorm is several times slower on them.
 torch::Tensor norm_silu(torch::nn::GroupNorm& norm, const torch::Tensor& x) {
-  if (nn_detail::serves_channels_last(x) && norm->weight.defined()) {
+  if (nn_detail::is_channels_last_cpu(x) && norm->weight.defined()) {
     const auto& o = norm->options;
     auto y =
         nn_detail::group_norm_channels_last(x, o.num_groups(), norm->weight, norm->bias, o.eps());
-    return torch::silu_(y);
+    // In place only without autograd: SiLU's backward needs its input.
+    return torch::GradMode::is_enabled() ? torch::silu(y) : torch::silu_(y);
   }
   return torch::silu(norm->forward(x));
 }
@@ -217,9 +218,9 @@ torch::Tensor UNetImpl::forward(const torch::Tensor& x, const torch::Tensor& t) 
   const auto temb = time_features(t.to(x.options()));
   std::vector<torch::Tensor> skips;
   auto h = conv_in_->forward(x);
-  // Without autograd (sampling) the network runs channels-last on the CPU:
-  // oneDNN's convolutions then skip their layout reorders (docs/speed.md).
-  if (!torch::GradMode::is_enabled() && h.device().is_cpu()) {
+  // Channels-last on the CPU: oneDNN's convolutions then skip their layout
+  // reorders (docs/speed.md).
+  if (channels_last_ && h.device().is_cpu()) {
     h = h.contiguous(torch::MemoryFormat::ChannelsLast);
   }
   h = forward_down(h, temb, &skips);

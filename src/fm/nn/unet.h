@@ -102,6 +102,12 @@ class UNetImpl : public VelocityModel {
 
   const UNetOptions& options() const { return options_; }
 
+  // Whether forward() runs the network channels-last (NHWC) on the CPU, with
+  // its own GroupNorm kernel: on by default, faster there (docs/speed.md).
+  // Off: NCHW as LibTorch's modules run it. Results agree to rounding.
+  void set_channels_last(bool on) { channels_last_ = on; }
+  bool channels_last() const { return channels_last_; }
+
  private:
   void build_down(int64_t in_channels, std::vector<int64_t>* skip_channels);
   void build_up(const std::vector<int64_t>& skip_channels);
@@ -117,6 +123,7 @@ class UNetImpl : public VelocityModel {
 
   std::vector<int64_t> data_shape_;
   UNetOptions options_;
+  bool channels_last_ = true;
   torch::nn::Linear t_lin1_;
   torch::nn::Linear t_lin2_;
   torch::nn::Conv2d conv_in_;

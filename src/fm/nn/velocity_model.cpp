@@ -53,12 +53,13 @@ std::string gib(double bytes) {
 // fault, before anything is allocated (LibTorch would fail with a bare
 // allocation error, or the kernel would stop the process part-way).
 void check_mlp_fits(const MLPOptions& o, int64_t data_dim) {
-  const double in = static_cast<double>(data_dim) +
-                    (o.time_embedding == "concat" ? 1.0 : static_cast<double>(o.time_embedding_dim));
+  const double in =
+      static_cast<double>(data_dim) +
+      (o.time_embedding == "concat" ? 1.0 : static_cast<double>(o.time_embedding_dim));
   const double h = static_cast<double>(o.hidden), d = static_cast<double>(data_dim);
-  const double params = o.depth == 0 ? in * d + d
-                                     : in * h + h + static_cast<double>(o.depth - 1) * (h * h + h) +
-                                           h * d + d;
+  const double params =
+      o.depth == 0 ? in * d + d
+                   : in * h + h + static_cast<double>(o.depth - 1) * (h * h + h) + h * d + d;
   const double bytes = params * kTrainingBytesPerParameter, memory = physical_memory_bytes();
   if (memory > 0 && bytes > memory) {
     char count[32];
@@ -99,7 +100,8 @@ VelocityModelPtr make_velocity_model(const nlohmann::json& model,
     section.finish();
     return UNet(data_shape, std::move(options)).ptr();
   } catch (const std::bad_alloc&) {
-    throw InputError("model: the " + type + " network of this config does not fit in memory; "
+    throw InputError("model: the " + type +
+                     " network of this config does not fit in memory; "
                      "make the network smaller (see docs/models.md for its size keys)");
   } catch (const c10::Error& e) {
     // LibTorch reports a failed allocation as c10::Error ("can't allocate memory").
