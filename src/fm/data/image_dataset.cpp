@@ -1,5 +1,6 @@
 // MNIST and Fashion-MNIST from IDX files: 8-bit pixels, dequantised per batch.
 #include <filesystem>
+#include <nlohmann/json.hpp>
 
 #include "fm/common/error.h"
 #include "fm/data/dataset_impl.h"
@@ -100,8 +101,8 @@ ImageOptions read_image_options(const std::string& type, ConfigSection& section)
     options.transform.alpha =
         section.number("alpha", options.transform.alpha, 0.0, 0.5, /*min_exclusive=*/true);
     if (options.transform.alpha >= 0.5) {
-      throw InputError("config: key 'data.alpha' = " + std::to_string(options.transform.alpha) +
-                       " must be < 0.5");
+      throw InputError("config: key 'data.alpha' = " +
+                       nlohmann::json(options.transform.alpha).dump() + " must be < 0.5");
     }
   } else if (section.has("alpha")) {
     throw InputError("config: key 'data.alpha' applies only to data.transform \"logit\"");

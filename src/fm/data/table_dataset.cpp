@@ -1,5 +1,6 @@
 // Tables from .npy or CSV files: finite splits, standardised with training statistics.
 #include <cmath>
+#include <nlohmann/json.hpp>
 
 #include "fm/common/error.h"
 #include "fm/common/random.h"
@@ -62,7 +63,7 @@ Splits carve_splits(torch::Tensor rows, const TableOptions& options) {
   const int64_t n_test = options.test.empty() ? static_cast<int64_t>(options.test_fraction * n) : 0;
   const int64_t n_val = options.val.empty() ? static_cast<int64_t>(options.val_fraction * n) : 0;
   auto too_few = [&](const std::string& key, double fraction) {
-    return InputError("data: data." + key + " = " + std::to_string(fraction) + " of the " +
+    return InputError("data: data." + key + " = " + nlohmann::json(fraction).dump() + " of the " +
                       std::to_string(n) + " rows of data.train ('" + options.train +
                       "') gives an empty split; it needs at least one row");
   };
@@ -167,7 +168,7 @@ TableOptions read_table_options(ConfigSection& section) {
   if (options.val.empty() && options.test.empty() &&
       options.val_fraction + options.test_fraction >= 1.0) {
     throw InputError("config: keys 'data.val_fraction' + 'data.test_fraction' = " +
-                     std::to_string(options.val_fraction + options.test_fraction) +
+                     nlohmann::json(options.val_fraction + options.test_fraction).dump() +
                      " must be < 1 to leave rows for training");
   }
   if (options.val.empty() || options.test.empty()) {

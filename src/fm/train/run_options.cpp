@@ -20,8 +20,9 @@ PathOptions read_path(ConfigSection& s) {
   o.sigma_min = s.number("sigma_min", o.type == "condot" ? 1e-4 : 0.0, 0.0, 1.0);
   o.sigma = s.number("sigma", 0.0, 0.0, 100.0);
   if (o.type == "condot" && o.sigma != 0.0) {
-    throw InputError("config: key 'path.sigma' applies to icfm and otcfm; condot uses "
-                     "path.sigma_min");
+    throw InputError(
+        "config: key 'path.sigma' applies to icfm and otcfm; condot uses "
+        "path.sigma_min");
   }
   s.finish();
   return o;
@@ -33,8 +34,7 @@ OptimizerOptions read_optimizer(ConfigSection& s) {
   o.lr = s.number("lr", o.lr, 0.0, 10.0, /*min_exclusive=*/true);
   auto betas = s.numbers("betas", {o.beta1, o.beta2});
   if (betas.size() != 2 || betas[0] < 0 || betas[0] >= 1 || betas[1] < 0 || betas[1] >= 1) {
-    throw InputError("config: key '" + s.key_path("betas") +
-                     "' must be two numbers in [0, 1)");
+    throw InputError("config: key '" + s.key_path("betas") + "' must be two numbers in [0, 1)");
   }
   o.beta1 = betas[0], o.beta2 = betas[1];
   o.eps = s.number("eps", o.eps, 0.0, 1.0, true);
@@ -123,7 +123,8 @@ SolverOptions read_solver_options(ConfigSection& s, const SolverOptions& default
   bool adaptive = is_adaptive(o.method);
   o.step_size = s.number("step_size", 0.0, 0.0, 1.0);
   // A step size alone sets the step count; a default count would contradict it.
-  int64_t default_steps = adaptive || o.step_size > 0 ? 0 : (defaults.steps > 0 ? defaults.steps : 50);
+  int64_t default_steps =
+      adaptive || o.step_size > 0 ? 0 : (defaults.steps > 0 ? defaults.steps : 50);
   o.steps = s.integer("steps", default_steps, 0, 10000000);
   if (adaptive && (o.steps > 0 || o.step_size > 0)) {
     throw InputError("config: key '" + s.key_path(o.steps > 0 ? "steps" : "step_size") +
@@ -139,12 +140,12 @@ SolverOptions read_solver_options(ConfigSection& s, const SolverOptions& default
     int64_t n = std::llround(ratio);
     if (std::abs(ratio - n) > 1e-6 * ratio) {
       throw InputError("config: key '" + s.key_path("step_size") + "' = " +
-                       std::to_string(o.step_size) + " must divide [0, 1] into whole steps");
+                       nlohmann::json(o.step_size).dump() + " must divide [0, 1] into whole steps");
     }
     if (o.steps > 0 && o.steps != n) {
       throw InputError("config: keys '" + s.key_path("steps") + "' = " + std::to_string(o.steps) +
-                       " and '" + s.key_path("step_size") + "' = " + std::to_string(o.step_size) +
-                       " disagree; give one of them");
+                       " and '" + s.key_path("step_size") +
+                       "' = " + nlohmann::json(o.step_size).dump() + " disagree; give one of them");
     }
     o.steps = n;
   }
@@ -159,8 +160,7 @@ RunOptions parse_run_options(const nlohmann::json& config) {
   ConfigSection root(config, "");
   RunOptions o;
   o.name = root.string("name", "run");
-  if (o.name.empty() || o.name == "." || o.name == ".." ||
-      o.name.find('/') != std::string::npos) {
+  if (o.name.empty() || o.name == "." || o.name == ".." || o.name.find('/') != std::string::npos) {
     throw InputError("config: key 'name' = \"" + o.name +
                      "\" must be a plain folder name (no '/', not empty, '.' or '..')");
   }
