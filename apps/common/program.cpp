@@ -159,11 +159,12 @@ ConfigSources config_sources(const std::string& origin, const CommonFlags& flags
 }
 
 void rethrow_naming_config_source(const InputError& e, const ConfigSources& sources) {
+  static const std::string kConfig = "config: ", kModel = "model: ";
   const std::string message = e.what();
-  const bool config = message.rfind("config: ", 0) == 0;
-  if (!config && message.rfind("model: ", 0) != 0) throw e;
+  const bool config = message.rfind(kConfig, 0) == 0;
+  if (!config && message.rfind(kModel, 0) != 0) throw e;
   // "config: " says no more than the origin will; "model: " names the network.
-  const std::string detail = config ? message.substr(8) : message;
+  const std::string detail = config ? message.substr(kConfig.size()) : message;
   // A "model: " error is about the model section as a whole (its type
   // against the data, its size): no one key of it is to blame.
   const std::string key = config ? key_of(message) : "";

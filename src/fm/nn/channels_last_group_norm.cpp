@@ -132,14 +132,13 @@ std::vector<double> group_sums(const Layout& l, const std::vector<double>& per_c
   return sums;
 }
 
-// out = a * in + b (+ d * extra) per channel, with coefficients in double.
+// out = a * in + b (+ d * extra) per channel, with coefficients in double;
+// d is read only with extra.
 template <typename T>
 void channel_affine(const Layout& l, const T* in, const T* extra, T* out,
                     const std::vector<double>& a, const std::vector<double>& b,
                     const std::vector<double>& d) {
-  const std::vector<T> at(a.begin(), a.end()), bt(b.begin(), b.end());
-  const std::vector<T> dt =
-      d.empty() ? std::vector<T>(l.channels) : std::vector<T>(d.begin(), d.end());
+  const std::vector<T> at(a.begin(), a.end()), bt(b.begin(), b.end()), dt(d.begin(), d.end());
   affine(in, extra, out, l.positions, l.channels, at.data(), bt.data(), dt.data());
 }
 
