@@ -67,6 +67,29 @@ TEST(FusedAdam, IteratesEqualTorchAdamWithAndWithoutWeightDecay) {
   }
 }
 
+// Large enough buffers that the update is split over two threads: every
+// element must still be updated exactly once.
+TEST(FusedAdam, IteratesEqualTorchAdamOnTwoThreads) {
+  const int before = torch::get_num_threads();
+  torch::set_num_threads(2);
+  auto start = torch::randn({3, 40000}, make_generator(5), torch::kFloat64);
+  auto fused_p = start.clone().requires_grad_(), torch_p = start.clone().requires_grad_();
+  FusedAdam fused({fused_p}, options(0.0));
+  torch::optim::Adam reference({torch_p}, options(0.0));
+  for (int step = 0; step < 4; ++step) {
+    auto g = torch::randn(start.sizes(), make_generator(step), torch::kFloat64);
+    for (auto* optimizer : std::vector<torch::optim::Optimizer*>{&fused, &reference}) {
+      optimizer->zero_grad();
+      auto& p = optimizer == &fused ? fused_p : torch_p;
+      (p * g).sum().backward();
+      optimizer->step();
+    }
+  }
+  torch::set_num_threads(before);
+  EXPECT_LT((fused_p - torch_p).abs().max().item<double>(), 1e-14);
+  EXPECT_GT((fused_p - start).abs().min().item<double>(), 0.0);  // every element moved
+}
+
 TEST(FusedAdam, ResumesFromACheckpointBitForBit) {
   SmallModel uninterrupted_model, first_model, resumed_model;
   FusedAdam uninterrupted(uninterrupted_model.parameters(), options(0.0));

@@ -46,14 +46,18 @@ class MLPImpl : public VelocityModel {
   // place, and one slice of rows per intra-op thread. The result equals the
   // autograd path's up to rounding.
   torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& t) override;
+  // The MLP mixes no rows, draws nothing, and its products and pointwise
+  // kernels run single-threaded inside a parallel region.
+  bool trains_in_row_slices() const override { return true; }
 
   // v(x, t) and div v = sum_i dv_i/dx_i for every row by forward-mode Jacobian
   // propagation, without autograd: the first layer's tangent for input i is
   // act'(z_1) * W_1[:, i], each later layer maps the D tangents with one
   // matrix product, and the output layer needs only the diagonal. The same
-  // products as D reverse passes, without the graph. The whole batch goes
-  // at once (threaded products) and the tangents a few input dimensions at a
-  // time (~1 MiB, at least one), so memory grows with B but not with B x D.
+  // products as D reverse passes, without the graph. Each thread takes one
+  // slice of the rows (single-threaded products), and the tangents go a few
+  // input dimensions at a time (~1 MiB, at least one), so memory grows with
+  // B but not with B x D.
   // Shapes as forward(); results are detached. Always returns true.
   bool velocity_and_divergence(const torch::Tensor& x, const torch::Tensor& t, torch::Tensor* v,
                                torch::Tensor* div) override;

@@ -99,6 +99,10 @@ class UNetImpl : public VelocityModel {
   torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& t) override;
   // e.g. "unet 32x[1, 2, 2], 1 res/level, attn [], 776,929 parameters".
   std::string describe() const override;
+  // No: oneDNN's convolutions (LibTorch's, on the CPU) are not safe inside a
+  // parallel region. A primitive planned for two threads ran nested on one and
+  // waited for its second thread forever (LibTorch 1.13, oneDNN 2.6).
+  bool trains_in_row_slices() const override { return false; }
 
   const UNetOptions& options() const { return options_; }
 

@@ -27,6 +27,14 @@ class VelocityModel : public torch::nn::Module {
   // untouched: callers then differentiate forward() with autograd.
   virtual bool velocity_and_divergence(const torch::Tensor& x, const torch::Tensor& t,
                                        torch::Tensor* v, torch::Tensor* div);
+
+  // Whether training may run the forward and backward pass of a batch in
+  // slices of rows, one per thread, inside one parallel region
+  // (fm/train/sliced_gradient.h). Only if each row's output depends on that
+  // row alone, the pass draws no random numbers (their order across threads
+  // would not be fixed), and every kernel it calls is safe inside a parallel
+  // region. The default is false.
+  virtual bool trains_in_row_slices() const { return false; }
 };
 
 using VelocityModelPtr = std::shared_ptr<VelocityModel>;

@@ -20,6 +20,7 @@
 #include "fm/train/model_builder.h"
 #include "fm/train/output_lock.h"
 #include "fm/train/schedule.h"
+#include "fm/train/sliced_gradient.h"
 
 namespace fm {
 namespace fs = std::filesystem;
@@ -201,9 +202,8 @@ double Trainer::State::train_step(double lr, bool want_norm, double* grad_norm) 
   // Regress the network on the conditional target.
   set_learning_rate(*optimizer, lr);
   optimizer->zero_grad();
-  auto v = model->forward(sample.x_t.to(device), t.to(device));
-  auto loss = flow_matching_loss(v, sample.u_t.to(device));
-  loss.backward();
+  auto loss =
+      flow_matching_backward(*model, sample.x_t.to(device), t.to(device), sample.u_t.to(device));
   dist.all_reduce_gradients(model->parameters());  // the global batch's gradient
   // The norm costs a pass over every gradient: only when clipping or logging.
   if (options.train.grad_clip > 0) {

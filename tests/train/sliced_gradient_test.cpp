@@ -1,0 +1,127 @@
+// The training step's forward and backward pass in row slices gives the
+// whole batch's loss and gradient (issue #5).
+#include "fm/train/sliced_gradient.h"
+
+#include <ATen/Parallel.h>
+#include <gtest/gtest.h>
+
+#include <mutex>
+#include <set>
+
+#include "fm/common/random.h"
+#include "fm/nn/mlp.h"
+#include "fm/nn/unet.h"
+#include "fm/paths/path.h"
+
+namespace fm {
+namespace {
+
+// Sets the intra-op thread count for one test and restores it.
+class ThreadCount {
+ public:
+  explicit ThreadCount(int n) : before_(torch::get_num_threads()) { torch::set_num_threads(n); }
+  ~ThreadCount() { torch::set_num_threads(before_); }
+
+ private:
+  int before_;
+};
+
+MLP small_mlp() {
+  MLPOptions o;
+  o.hidden = 24;
+  o.depth = 3;
+  torch::manual_seed(3);
+  MLP mlp(3, o);
+  mlp->to(torch::kFloat64);
+  return mlp;
+}
+
+struct Batch {
+  torch::Tensor x, t, u;
+};
+
+Batch batch(int64_t rows) {
+  auto g = make_generator(11);
+  return {torch::randn({rows, 3}, g, torch::kFloat64), torch::rand({rows}, g, torch::kFloat64),
+          torch::randn({rows, 3}, g, torch::kFloat64)};
+}
+
+// The toolkit's own kernels use at::parallel_for, a header template that
+// runs on one thread unless the code calling it is compiled with OpenMP.
+TEST(SlicedGradient, ToolkitCodeRunsParallelForOnSeveralThreads) {
+  ThreadCount two(2);
+  std::set<int> ids;
+  std::mutex mutex;
+  at::parallel_for(0, 2, 1, [&](int64_t, int64_t) {
+    std::lock_guard<std::mutex> lock(mutex);
+    ids.insert(at::get_thread_num());
+  });
+  EXPECT_EQ(ids, (std::set<int>{0, 1}));
+}
+
+TEST(SlicedGradient, SlicesOnlyWhereAllowed) {
+  auto mlp = small_mlp();
+  {
+    ThreadCount two(2);
+    EXPECT_EQ(gradient_slices(*mlp, 64, torch::kCPU), 2);
+    EXPECT_EQ(gradient_slices(*mlp, 2 * kMinRowsPerSlice - 1, torch::kCPU), 1);
+    UNet unet(std::vector<int64_t>{1, 8, 8}, UNetOptions{});
+    EXPECT_EQ(gradient_slices(*unet, 64, torch::kCPU), 1);  // oneDNN convolutions
+  }
+  ThreadCount one(1);
+  EXPECT_EQ(gradient_slices(*mlp, 64, torch::kCPU), 1);
+}
+
+// float64, so that any difference beyond the order of additions shows.
+TEST(SlicedGradient, MatchesWholeBatchLossAndGradient) {
+  ThreadCount two(2);
+  auto mlp = small_mlp();
+  const auto b = batch(101);  // uneven slices: 50 and 51 rows
+  ASSERT_EQ(gradient_slices(*mlp, 101, torch::kCPU), 2);
+
+  auto whole = flow_matching_loss(mlp->forward(b.x, b.t), b.u);
+  whole.backward();
+  std::vector<torch::Tensor> expected;
+  for (auto& p : mlp->parameters()) expected.push_back(p.grad().clone()), p.mutable_grad() = torch::Tensor();
+
+  auto loss = flow_matching_backward(*mlp, b.x, b.t, b.u);
+  EXPECT_FALSE(loss.requires_grad());
+  EXPECT_NEAR(loss.item<double>(), whole.item<double>(), 1e-13);
+  const auto params = mlp->parameters();
+  for (size_t i = 0; i < params.size(); ++i) {
+    ASSERT_TRUE(params[i].grad().defined());
+    EXPECT_LT((params[i].grad() - expected[i]).abs().max().item<double>(), 1e-13) << i;
+  }
+}
+
+// As backward() does: into gradients already there, in place (FusedAdam holds
+// views of them).
+TEST(SlicedGradient, AddsToExistingGradientsInPlace) {
+  ThreadCount two(2);
+  auto mlp = small_mlp();
+  const auto b = batch(64);
+  flow_matching_backward(*mlp, b.x, b.t, b.u);
+  std::vector<torch::Tensor> once, storage;
+  for (auto& p : mlp->parameters()) once.push_back(p.grad().clone()), storage.push_back(p.grad());
+
+  flow_matching_backward(*mlp, b.x, b.t, b.u);
+  const auto params = mlp->parameters();
+  for (size_t i = 0; i < params.size(); ++i) {
+    EXPECT_TRUE(params[i].grad().is_same(storage[i])) << i;
+    EXPECT_LT((params[i].grad() - 2 * once[i]).abs().max().item<double>(), 1e-13) << i;
+  }
+}
+
+TEST(SlicedGradient, FrozenParametersGetNoGradient) {
+  ThreadCount two(2);
+  auto mlp = small_mlp();
+  const auto b = batch(64);
+  auto frozen = mlp->parameters()[0];
+  frozen.set_requires_grad(false);
+  flow_matching_backward(*mlp, b.x, b.t, b.u);
+  EXPECT_FALSE(frozen.grad().defined());
+  EXPECT_TRUE(mlp->parameters()[1].grad().defined());
+}
+
+}  // namespace
+}  // namespace fm
