@@ -6,6 +6,8 @@
 #include <cmath>
 #include <vector>
 
+#include "fm/common/vector_clones.h"
+
 namespace fm::nn_detail {
 namespace {
 
@@ -20,13 +22,8 @@ struct Layout {
 // The kernels' inner loops run over the channels of one position, along
 // contiguous memory, so that they vectorise. This file is compiled for the
 // baseline x86-64 instruction set; the float loops are also compiled for AVX2
-// and AVX-512 and picked at load time (GCC's target_clones), as LibTorch picks
-// its own kernels: 3-4x faster than the baseline on this project's machines.
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-#define FM_VECTOR_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
-#else
-#define FM_VECTOR_CLONES
-#endif
+// and AVX-512 and picked at load time (fm/common/vector_clones.h): 3-4x
+// faster than the baseline on this project's machines.
 
 // kValuesAndProducts fills two accumulators, x and x * y, in one pass.
 enum class Sum { kValues, kSquaredDeviations, kValuesAndProducts };
