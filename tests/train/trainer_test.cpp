@@ -8,7 +8,9 @@
 #include "fm/common/error.h"
 #include "fm/common/random.h"
 #include "fm/data/dataset.h"
+#include "fm/nn/mlp.h"
 #include "fm/train/generate.h"
+#include "fm/train/sliced_gradient.h"
 #include "fm/train/trained_model.h"
 #include "fm/train/trainer.h"
 
@@ -102,21 +104,31 @@ TEST(Trainer, ValidatesOnItsOwnScheduleApartFromLogging) {
 
 // Interrupted after 4 steps and resumed to 8 equals 8 uninterrupted steps, bit
 // for bit: weights, EMA, and every logged loss (so data order, x_0, t and path
-// noise were restored too).
+// noise were restored too). On two threads, with a batch trained whole (32
+// rows) and one trained in row slices (96 rows: 48 per thread).
 TEST(Trainer, ResumeContinuesBitForBit) {
-  auto straight = fresh_dir("straight"), resumed = fresh_dir("resumed");
-  train(tiny_config(8), straight, false);
-  train(tiny_config(8), resumed, false, /*stop_after=*/3);
-  train(tiny_config(8), resumed, true);
-  expect_same_weights(straight, resumed);
+  const int before = torch::get_num_threads();
+  torch::set_num_threads(2);
+  ASSERT_EQ(gradient_slices(*MLP(2, MLPOptions{}), 96, torch::kCPU), 2);
+  for (int64_t batch : {32, 96}) {
+    auto config = tiny_config(8);
+    config["train"]["batch_size"] = batch;
+    const auto tag = std::to_string(batch);
+    auto straight = fresh_dir("straight" + tag), resumed = fresh_dir("resumed" + tag);
+    train(config, straight, false);
+    train(config, resumed, false, /*stop_after=*/3);
+    train(config, resumed, true);
+    expect_same_weights(straight, resumed);
 
-  auto rows_a = metrics(straight), rows_b = metrics(resumed);
-  ASSERT_EQ(rows_a.size(), 8u);
-  ASSERT_EQ(rows_b.size(), 8u);
-  for (size_t i = 0; i < rows_a.size(); ++i) {
-    EXPECT_EQ(rows_a[i]["step"], rows_b[i]["step"]);
-    EXPECT_EQ(rows_a[i]["loss"].get<double>(), rows_b[i]["loss"].get<double>()) << i;
+    auto rows_a = metrics(straight), rows_b = metrics(resumed);
+    ASSERT_EQ(rows_a.size(), 8u);
+    ASSERT_EQ(rows_b.size(), 8u);
+    for (size_t i = 0; i < rows_a.size(); ++i) {
+      EXPECT_EQ(rows_a[i]["step"], rows_b[i]["step"]);
+      EXPECT_EQ(rows_a[i]["loss"].get<double>(), rows_b[i]["loss"].get<double>()) << i << tag;
+    }
   }
+  torch::set_num_threads(before);
 }
 
 // With a constant schedule, a finished run can be extended: 4 steps, then
