@@ -8,6 +8,7 @@
 
 #include "fm/common/random.h"
 #include "fm/train/checkpoint.h"
+#include "support/thread_count.h"
 
 namespace fm {
 namespace {
@@ -73,8 +74,7 @@ TEST(FusedAdam, IteratesEqualTorchAdamWithAndWithoutWeightDecay) {
 // baseline one; torch's Adam may fuse a multiply-add where the toolkit rounds
 // twice, so float32 agrees to a few ulp.
 TEST(FusedAdam, IteratesEqualTorchAdamOnTwoThreads) {
-  const int before = torch::get_num_threads();
-  torch::set_num_threads(2);
+  test_support::ThreadCount two(2);
   for (auto dtype : {torch::kFloat64, torch::kFloat32}) {
     auto start = torch::randn({3, 40000}, make_generator(5), dtype);
     auto fused_p = start.clone().requires_grad_(), torch_p = start.clone().requires_grad_();
@@ -93,7 +93,6 @@ TEST(FusedAdam, IteratesEqualTorchAdamOnTwoThreads) {
     EXPECT_LT((fused_p - torch_p).abs().max().item<double>(), tolerance) << dtype;
     EXPECT_GT((fused_p - start).abs().min().item<double>(), 0.0) << dtype;  // every element moved
   }
-  torch::set_num_threads(before);
 }
 
 TEST(FusedAdam, ResumesFromACheckpointBitForBit) {

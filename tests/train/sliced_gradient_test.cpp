@@ -12,19 +12,12 @@
 #include "fm/nn/mlp.h"
 #include "fm/nn/unet.h"
 #include "fm/paths/path.h"
+#include "support/thread_count.h"
 
 namespace fm {
 namespace {
 
-// Sets the intra-op thread count for one test and restores it.
-class ThreadCount {
- public:
-  explicit ThreadCount(int n) : before_(torch::get_num_threads()) { torch::set_num_threads(n); }
-  ~ThreadCount() { torch::set_num_threads(before_); }
-
- private:
-  int before_;
-};
+using test_support::ThreadCount;
 
 MLP small_mlp() {
   MLPOptions o;
@@ -90,6 +83,22 @@ TEST(SlicedGradient, MatchesWholeBatchLossAndGradient) {
   const auto params = mlp->parameters();
   for (size_t i = 0; i < params.size(); ++i) {
     ASSERT_TRUE(params[i].grad().defined());
+    EXPECT_LT((params[i].grad() - expected[i]).abs().max().item<double>(), 1e-13) << i;
+  }
+}
+
+// Three slices of 33, 33 and 34 rows on three threads.
+TEST(SlicedGradient, MatchesWholeBatchOnThreeThreads) {
+  ThreadCount three(3);
+  auto mlp = small_mlp();
+  const auto b = batch(100);
+  ASSERT_EQ(gradient_slices(*mlp, 100, torch::kCPU), 3);
+  auto whole = flow_matching_loss(mlp->forward(b.x, b.t), b.u);
+  const auto params = mlp->parameters();
+  const auto expected = torch::autograd::grad({whole}, params);
+  auto loss = flow_matching_backward(*mlp, b.x, b.t, b.u);
+  EXPECT_NEAR(loss.item<double>(), whole.item<double>(), 1e-13);
+  for (size_t i = 0; i < params.size(); ++i) {
     EXPECT_LT((params[i].grad() - expected[i]).abs().max().item<double>(), 1e-13) << i;
   }
 }

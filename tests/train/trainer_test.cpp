@@ -13,6 +13,7 @@
 #include "fm/train/sliced_gradient.h"
 #include "fm/train/trained_model.h"
 #include "fm/train/trainer.h"
+#include "support/thread_count.h"
 
 namespace fm {
 namespace {
@@ -107,8 +108,7 @@ TEST(Trainer, ValidatesOnItsOwnScheduleApartFromLogging) {
 // noise were restored too). On two threads, with a batch trained whole (32
 // rows) and one trained in row slices (96 rows: 48 per thread).
 TEST(Trainer, ResumeContinuesBitForBit) {
-  const int before = torch::get_num_threads();
-  torch::set_num_threads(2);
+  test_support::ThreadCount two(2);
   ASSERT_EQ(gradient_slices(*MLP(2, MLPOptions{}), 96, torch::kCPU), 2);
   for (int64_t batch : {32, 96}) {
     auto config = tiny_config(8);
@@ -128,7 +128,6 @@ TEST(Trainer, ResumeContinuesBitForBit) {
       EXPECT_EQ(rows_a[i]["loss"].get<double>(), rows_b[i]["loss"].get<double>()) << i << tag;
     }
   }
-  torch::set_num_threads(before);
 }
 
 // With a constant schedule, a finished run can be extended: 4 steps, then

@@ -35,12 +35,17 @@ constexpr int64_t kMinSliceRows = 256;
 // parallelism is off), so a whole forward pass is one parallel region instead
 // of one per operation: no thread hand-offs between the small operations, and
 // far less sensitivity to other processes competing for the cores.
-void for_row_slices(int64_t rows, int64_t block, const std::function<void(int64_t, int64_t)>& fn) {
+// Only on the CPU: a GPU takes the whole batch at once.
+void for_row_slices(const torch::Device& device, int64_t rows, int64_t block,
+                    const std::function<void(int64_t, int64_t)>& fn) {
   auto blocks = [&](int64_t lo, int64_t hi) {
     for (int64_t b = lo; b < hi; b += block) fn(b, std::min(block, hi - b));
   };
-  const int64_t slices = std::min<int64_t>(at::get_num_threads(), rows / kMinSliceRows);
-  if (slices <= 1 || at::in_parallel_region()) {
+  int64_t slices = std::min<int64_t>(at::get_num_threads(), rows / kMinSliceRows);
+#ifndef INTRA_OP_PARALLEL
+  slices = 1;  // parallel_for would run the slices one after the other
+#endif
+  if (slices <= 1 || !device.is_cpu() || at::in_parallel_region()) {
     blocks(0, rows);
     return;
   }
@@ -160,7 +165,7 @@ torch::Tensor MLPImpl::inference_forward(const torch::Tensor& x, const torch::Te
   const int64_t width =
       std::max(options_.hidden, data_dim_) * static_cast<int64_t>(x.element_size());
   const int64_t block = std::max(kMinSliceRows, kInferenceBlockBytes / width);
-  for_row_slices(x.size(0), block, [&](int64_t begin, int64_t count) {
+  for_row_slices(x.device(), x.size(0), block, [&](int64_t begin, int64_t count) {
     auto rows = forward_rows(x.narrow(0, begin, count), t.narrow(0, begin, count));
     v.narrow(0, begin, count).copy_(rows);
   });
@@ -189,8 +194,9 @@ bool MLPImpl::velocity_and_divergence(const torch::Tensor& x, const torch::Tenso
   const int64_t rows = x.size(0);
   *v = torch::empty_like(x, torch::MemoryFormat::Contiguous);
   *div = torch::empty({rows}, x.options());
-  const int64_t slices = std::clamp<int64_t>(rows / kMinSliceRows, 1, at::get_num_threads());
-  for_row_slices(rows, (rows + slices - 1) / slices, [&](int64_t begin, int64_t count) {
+  const int64_t slices =
+      x.is_cpu() ? std::clamp<int64_t>(rows / kMinSliceRows, 1, at::get_num_threads()) : 1;
+  for_row_slices(x.device(), rows, (rows + slices - 1) / slices, [&](int64_t begin, int64_t count) {
     torch::Tensor v_rows, div_rows;
     divergence_rows(x.narrow(0, begin, count), t.narrow(0, begin, count), &v_rows, &div_rows);
     v->narrow(0, begin, count).copy_(v_rows);

@@ -78,7 +78,8 @@ inline void adam_range(T* __restrict p, const T* __restrict g, T* __restrict m, 
 }
 
 // The float loop also for AVX2 and AVX-512: the same arithmetic per element
-// (no reassociation: each element's update is independent), in wider vectors.
+// in wider vectors (this file is compiled without fused multiply-adds, so
+// every CPU rounds alike).
 FM_VECTOR_CLONES void adam_range_float(float* __restrict p, const float* __restrict g,
                                        float* __restrict m, float* __restrict v, int64_t begin,
                                        int64_t end, const AdamCoefficients& c) {

@@ -3,6 +3,7 @@
 #include <ATen/Parallel.h>
 #include <ATen/ThreadLocalState.h>
 
+#include <unordered_set>
 #include <vector>
 
 #include "fm/paths/path.h"
@@ -10,6 +11,9 @@
 namespace fm {
 
 int64_t gradient_slices(const VelocityModel& model, int64_t rows, const torch::Device& device) {
+#ifndef INTRA_OP_PARALLEL
+  return 1;  // parallel_for would run the slices one after the other
+#endif
   if (!model.trains_in_row_slices() || !device.is_cpu() || at::in_parallel_region()) return 1;
   return std::max<int64_t>(1, std::min<int64_t>(at::get_num_threads(), rows / kMinRowsPerSlice));
 }
@@ -24,9 +28,11 @@ torch::Tensor flow_matching_backward(VelocityModel& model, const torch::Tensor& 
     return loss.detach();
   }
 
+  // Each trainable tensor once, even if registered under two names.
   std::vector<torch::Tensor> params;
+  std::unordered_set<const void*> seen;
   for (const auto& p : model.parameters()) {
-    if (p.requires_grad()) params.push_back(p);
+    if (p.requires_grad() && seen.insert(p.unsafeGetTensorImpl()).second) params.push_back(p);
   }
   // Slice s holds rows [rows * s / slices, rows * (s + 1) / slices).
   std::vector<std::vector<torch::Tensor>> grads(slices);
@@ -48,23 +54,24 @@ torch::Tensor flow_matching_backward(VelocityModel& model, const torch::Tensor& 
     }
   });
 
-  // Sum in slice order, into the existing gradients in place (an optimiser
-  // may hold views of them, as FusedAdam does), as backward() accumulates.
+  // Sum in slice order into the existing gradients, in place (an optimiser
+  // may hold views of them, as FusedAdam does), as backward() accumulates; a
+  // missing gradient becomes a fresh tensor, never one autograd returned.
   torch::NoGradGuard no_grad;
   for (size_t i = 0; i < params.size(); ++i) {
-    torch::Tensor sum;
+    std::vector<torch::Tensor> parts;
     for (int64_t s = 0; s < slices; ++s) {
-      const auto& g = grads[s][i];
-      if (!g.defined()) continue;
-      sum = sum.defined() ? sum.add_(g) : g;
+      if (grads[s][i].defined()) parts.push_back(grads[s][i]);
     }
-    if (!sum.defined()) continue;
+    if (parts.empty()) continue;
     auto& grad = params[i].mutable_grad();
     if (grad.defined()) {
-      grad.add_(sum);
-    } else {
-      grad = sum;
+      for (const auto& part : parts) grad.add_(part);
+      continue;
     }
+    auto sum = parts.size() == 1 ? parts[0].clone() : parts[0] + parts[1];
+    for (size_t k = 2; k < parts.size(); ++k) sum.add_(parts[k]);
+    grad = sum;
   }
   auto loss = losses[0];
   for (int64_t s = 1; s < slices; ++s) loss = loss + losses[s];
