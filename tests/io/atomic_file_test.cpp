@@ -84,5 +84,33 @@ TEST(AtomicFile, ReadRefusesADirectoryNamingIt) {
   EXPECT_NE(msg.find("directory"), std::string::npos) << msg;
 }
 
+// The check before the work leaves nothing behind, whether it passes or not.
+TEST(PrepareOutputFile, AcceptsMissingFoldersAndLeavesNothing) {
+  TempDir dir;
+  prepare_output_file(dir.file("a/b/c.npy"), "--out");
+  EXPECT_EQ(count_entries(dir.path()), 0u);
+}
+
+// Caught before the work, not when the file is written at the end: a folder
+// or file name longer than the file system allows, and (for root too) a
+// folder in /proc.
+TEST(PrepareOutputFile, RefusesPathsThatCannotBeCreated) {
+  TempDir dir;
+  const std::string long_name(300, 'n');
+  for (const auto& path : {dir.file("a/" + long_name + "/c.npy"), dir.file("a/" + long_name)}) {
+    const std::string msg =
+        error_message<InputError>([&] { prepare_output_file(path, "--out"); });
+    EXPECT_EQ(msg.rfind("--out '", 0), 0u) << msg;
+    EXPECT_NE(msg.find("cannot create"), std::string::npos) << msg;
+    EXPECT_EQ(count_entries(dir.path()), 0u) << msg;  // the probe's folder "a" is gone
+  }
+  if (fs::is_directory("/proc/self")) {
+    const std::string msg = error_message<InputError>(
+        [&] { prepare_output_file("/proc/flowmatch-test/x.npy", "--json"); });
+    EXPECT_NE(msg.find("cannot create its folder '/proc/flowmatch-test'"), std::string::npos)
+        << msg;
+  }
+}
+
 }  // namespace
 }  // namespace fm

@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <vector>
 
 #include "fm/common/error.h"
 
@@ -36,6 +37,42 @@ void create_parent_directories(const fs::path& target) {
     throw RuntimeError("io: cannot create directory '" + parent.string() + "' for '" +
                        target.string() + "': " + ec.message());
   }
+}
+
+// Makes the missing folders above `target` (below `existing`) and the
+// temporary file write_atomically() will use, then removes all of them: the
+// only sure test that the file can be written there (a write-permission check
+// passes for root in /proc, and says nothing of over-long names). Throws
+// InputError starting with `name` if any step fails.
+void probe_output_location(const fs::path& target, const fs::path& existing,
+                           const std::string& name) {
+  std::vector<fs::path> missing;  // deepest first
+  for (fs::path p = target.parent_path(); !p.empty() && p != existing; p = p.parent_path()) {
+    missing.push_back(p);
+  }
+  std::vector<fs::path> made;
+  std::string problem;
+  for (auto it = missing.rbegin(); it != missing.rend() && problem.empty(); ++it) {
+    std::error_code ec;
+    if (fs::create_directory(*it, ec)) {
+      made.push_back(*it);
+    } else if (ec) {
+      problem = "cannot create its folder '" + it->string() + "': " + ec.message();
+    }
+  }
+  if (problem.empty()) {
+    const fs::path probe = temporary_name(target);
+    std::ofstream out(probe, std::ios::binary);
+    if (!out) problem = "cannot create a file there: " + std::string(std::strerror(errno));
+    out.close();
+    std::error_code ignored;
+    fs::remove(probe, ignored);
+  }
+  for (auto it = made.rbegin(); it != made.rend(); ++it) {
+    std::error_code ignored;
+    fs::remove(*it, ignored);
+  }
+  if (!problem.empty()) throw InputError(name + " '" + target.string() + "': " + problem);
 }
 
 }  // namespace
@@ -89,6 +126,7 @@ void prepare_output_file(const std::string& path, const std::string& name) {
     throw InputError(name + " '" + path + "': cannot create its folder '" +
                      target.parent_path().string() + "': " + problem);
   }
+  probe_output_location(target, existing, name);
 }
 
 void write_text_atomically(const std::string& path, const std::string& contents) {

@@ -14,10 +14,12 @@ void write_atomically(const std::string& path, const std::function<void(const st
 
 // Checks an output file's path before a program does its work, so that a long
 // solve is not lost at the end: throws InputError starting with `name` (the
-// flag or key that gave the path) if the path is a folder or its missing
-// parent folders could not be created (a parent is a file, or the nearest
-// existing one is not writable). Creates nothing: write_atomically() makes
-// the folders when the file is written.
+// flag or key that gave the path) if the path is a folder, its missing
+// parent folders could not be created (a parent is a file, the nearest
+// existing one is not writable, a name is too long, ...), or no file can be
+// created where it goes. Tries both, then removes what it made, so it leaves
+// nothing behind: write_atomically() makes the folders when the file is
+// written.
 void prepare_output_file(const std::string& path, const std::string& name);
 
 // Writes `contents` to `path` atomically.
