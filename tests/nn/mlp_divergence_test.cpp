@@ -11,6 +11,7 @@
 #include "fm/common/random.h"
 #include "fm/nn/mlp.h"
 #include "fm/nn/unet.h"
+#include "support/thread_count.h"
 
 namespace fm {
 namespace {
@@ -107,10 +108,9 @@ TEST(MLPDivergence, SameResultWithOneOrTwoThreads) {
   MLP mlp(3, MLPOptions{});
   auto x = torch::randn({3000, 3}, make_generator(10));
   auto t = torch::full({3000}, 0.3);
-  const int before = torch::get_num_threads();
   std::vector<torch::Tensor> divs, vs;
   for (int threads : {1, 2}) {
-    torch::set_num_threads(threads);
+    test_support::ThreadCount count(threads);
     torch::Tensor v, div;
     ASSERT_TRUE(mlp->velocity_and_divergence(x, t, &v, &div));
     divs.push_back(div);
@@ -118,7 +118,6 @@ TEST(MLPDivergence, SameResultWithOneOrTwoThreads) {
     torch::NoGradGuard no_grad;
     vs.push_back(mlp->forward(x, t));
   }
-  torch::set_num_threads(before);
   // float32; the threads only split the products' work differently: 1e-5.
   EXPECT_LT(max_abs(divs[0] - divs[1]), 1e-5);
   EXPECT_LT(max_abs(vs[0] - vs[2]), 1e-5);

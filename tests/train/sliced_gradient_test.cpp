@@ -9,6 +9,7 @@
 #include <set>
 
 #include "fm/common/random.h"
+#include "fm/common/row_slices.h"
 #include "fm/nn/mlp.h"
 #include "fm/nn/unet.h"
 #include "fm/paths/path.h"
@@ -40,16 +41,22 @@ Batch batch(int64_t rows) {
 }
 
 // The toolkit's own kernels use at::parallel_for, a header template that
-// runs on one thread unless the code calling it is compiled with OpenMP.
-TEST(SlicedGradient, ToolkitCodeRunsParallelForOnSeveralThreads) {
+// runs on one thread unless the code calling it is compiled with OpenMP: the
+// shared row slices (fm/common/row_slices.h) must reach two threads, and
+// cover every row once.
+TEST(SlicedGradient, ToolkitRowSlicesRunOnSeveralThreads) {
   ThreadCount two(2);
+  ASSERT_EQ(row_slice_count(101, 32, torch::kCPU), 2);
   std::set<int> ids;
+  std::vector<std::pair<int64_t, int64_t>> ranges(2);
   std::mutex mutex;
-  at::parallel_for(0, 2, 1, [&](int64_t, int64_t) {
+  run_row_slices(101, 2, [&](int64_t s, int64_t begin, int64_t count) {
     std::lock_guard<std::mutex> lock(mutex);
     ids.insert(at::get_thread_num());
+    ranges[s] = {begin, count};
   });
   EXPECT_EQ(ids, (std::set<int>{0, 1}));
+  EXPECT_EQ(ranges, (std::vector<std::pair<int64_t, int64_t>>{{0, 50}, {50, 51}}));
 }
 
 TEST(SlicedGradient, SlicesOnlyWhereAllowed) {

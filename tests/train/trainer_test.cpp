@@ -197,10 +197,9 @@ TEST(ThreadsAndSeeds, SamplesAgreeAcrossThreadCounts) {
   options.solver.method = "euler";
   options.solver.steps = 20;
   options.num = 1000;
-  int before = torch::get_num_threads();
   std::vector<torch::Tensor> samples, draws;
   for (int threads : {1, 2}) {
-    torch::set_num_threads(threads);
+    test_support::ThreadCount count(threads);
     EXPECT_EQ(torch::get_num_threads(), threads);
     auto g = make_generator(0);
     draws.push_back(torch::randn({1000, 2}, g));
@@ -208,7 +207,6 @@ TEST(ThreadsAndSeeds, SamplesAgreeAcrossThreadCounts) {
     samples.push_back(
         generate_samples(*trained.model, {2}, options, generator, torch::kCPU).x_1);
   }
-  torch::set_num_threads(before);
   EXPECT_TRUE(torch::equal(draws[0], draws[1]));
   EXPECT_LT((samples[0] - samples[1]).abs().max().item<double>(), 1e-6);
 }

@@ -1,12 +1,10 @@
 #include "fm/nn/mlp.h"
 
-#include <ATen/Parallel.h>
-#include <ATen/ThreadLocalState.h>
-
 #include <algorithm>
 #include <functional>
 
 #include "fm/common/error.h"
+#include "fm/common/row_slices.h"
 #include "fm/nn/activation.h"
 #include "fm/nn/describe.h"
 #include "fm/nn/matmul.h"
@@ -31,30 +29,19 @@ constexpr int64_t kMinSliceRows = 256;
 
 // Calls fn(begin, count) on consecutive ranges of `rows` rows of at most
 // `block` rows each, spread over the intra-op threads: one contiguous slice
-// per thread. Inside, LibTorch and the BLAS run single-threaded (nested
-// parallelism is off), so a whole forward pass is one parallel region instead
-// of one per operation: no thread hand-offs between the small operations, and
-// far less sensitivity to other processes competing for the cores.
-// Only on the CPU: a GPU takes the whole batch at once.
+// per thread (fm/common/row_slices.h). Inside, LibTorch and the BLAS run
+// single-threaded (nested parallelism is off), so a whole forward pass is one
+// parallel region instead of one per operation: no thread hand-offs between
+// the small operations, and far less sensitivity to other processes competing
+// for the cores. A GPU takes the whole batch at once.
 void for_row_slices(const torch::Device& device, int64_t rows, int64_t block,
                     const std::function<void(int64_t, int64_t)>& fn) {
-  auto blocks = [&](int64_t lo, int64_t hi) {
-    for (int64_t b = lo; b < hi; b += block) fn(b, std::min(block, hi - b));
-  };
-  int64_t slices = std::min<int64_t>(at::get_num_threads(), rows / kMinSliceRows);
-#ifndef INTRA_OP_PARALLEL
-  slices = 1;  // parallel_for would run the slices one after the other
-#endif
-  if (slices <= 1 || !device.is_cpu() || at::in_parallel_region()) {
-    blocks(0, rows);
-    return;
-  }
-  // Grad and inference mode are per thread: the workers take the caller's.
-  const at::ThreadLocalState caller_state;
-  at::parallel_for(0, slices, 1, [&](int64_t begin, int64_t end) {
-    at::ThreadLocalStateGuard same_state(caller_state);
-    for (int64_t s = begin; s < end; ++s) blocks(rows * s / slices, rows * (s + 1) / slices);
-  });
+  run_row_slices(rows, row_slice_count(rows, kMinSliceRows, device),
+                 [&](int64_t, int64_t begin, int64_t count) {
+                   for (int64_t b = begin; b < begin + count; b += block) {
+                     fn(b, std::min(block, begin + count - b));
+                   }
+                 });
 }
 
 torch::nn::AnyModule make_activation(const std::string& name) {
@@ -194,9 +181,7 @@ bool MLPImpl::velocity_and_divergence(const torch::Tensor& x, const torch::Tenso
   const int64_t rows = x.size(0);
   *v = torch::empty_like(x, torch::MemoryFormat::Contiguous);
   *div = torch::empty({rows}, x.options());
-  const int64_t slices =
-      x.is_cpu() ? std::clamp<int64_t>(rows / kMinSliceRows, 1, at::get_num_threads()) : 1;
-  for_row_slices(x.device(), rows, (rows + slices - 1) / slices, [&](int64_t begin, int64_t count) {
+  for_row_slices(x.device(), rows, /*block=*/rows, [&](int64_t begin, int64_t count) {
     torch::Tensor v_rows, div_rows;
     divergence_rows(x.narrow(0, begin, count), t.narrow(0, begin, count), &v_rows, &div_rows);
     v->narrow(0, begin, count).copy_(v_rows);
