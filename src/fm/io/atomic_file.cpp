@@ -111,20 +111,15 @@ void prepare_output_file(const std::string& path, const std::string& name) {
     throw InputError(name + " '" + path + "' is a folder; give a file name");
   }
   // The missing folders are made when the file is written, so that a run
-  // that fails before then leaves none behind: here the nearest existing
-  // folder above the file must be one that folders and files can be made in.
+  // that fails before then leaves none behind. A file where a folder should
+  // be is named as such; permissions and everything else the probe finds out.
   fs::path existing = target.parent_path();
   while (!existing.empty() && !fs::exists(existing, ec)) existing = existing.parent_path();
   if (existing.empty()) existing = ".";
-  std::string problem;
   if (!fs::is_directory(existing, ec)) {
-    problem = "'" + existing.string() + "' is not a folder";
-  } else if (::access(existing.c_str(), W_OK | X_OK) != 0) {
-    problem = "'" + existing.string() + "': " + std::strerror(errno);
-  }
-  if (!problem.empty()) {
     throw InputError(name + " '" + path + "': cannot create its folder '" +
-                     target.parent_path().string() + "': " + problem);
+                     target.parent_path().string() + "': '" + existing.string() +
+                     "' is not a folder");
   }
   probe_output_location(target, existing, name);
 }
