@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs everything flowmatch needs on Debian 12 (run as root; idempotent).
 # Build: compiler, CMake, Ninja, LibTorch, CLI11, spdlog, nlohmann_json,
-# GoogleTest, Gloo, zlib, libpng. Run time: OpenBLAS (OpenMP build; without it
+# GoogleTest, Gloo, zlib, libpng, oneDNN's headers (the U-Net's Winograd
+# convolutions, for the libdnnl2 LibTorch already links). Run time: OpenBLAS (OpenMP build; without it
 # LibTorch multiplies matrices with the reference BLAS, 20-30x slower) and
 # Fashion-MNIST. Scripts: Debian's Python with numpy (golden files, converters)
 # and pandas with bottleneck (the GAS archive's pickle in fetch-tabular-data.sh;
@@ -13,6 +14,7 @@ packages=(
   build-essential cmake ninja-build pkg-config
   libtorch-dev libgloo-dev libcli11-dev libspdlog-dev nlohmann-json3-dev libgtest-dev
   zlib1g-dev libpng-dev
+  libdnnl-dev
   libopenblas0-openmp
   dataset-fashion-mnist
   python3 python3-numpy python3-pandas python3-bottleneck

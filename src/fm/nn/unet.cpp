@@ -7,6 +7,7 @@
 #include "fm/nn/channels_last_group_norm.h"
 #include "fm/nn/describe.h"
 #include "fm/nn/time_embedding.h"
+#include "fm/nn/winograd_conv.h"
 
 namespace fm {
 namespace {
@@ -116,9 +117,9 @@ ResBlockImpl::ResBlockImpl(int64_t in_channels, int64_t out_channels, int64_t ti
 torch::Tensor ResBlockImpl::forward(const torch::Tensor& x, const torch::Tensor& temb) {
   // NOTE: the additions go in place into the convolutions' fresh outputs, which
   // their backward does not need: two fewer activation-sized temporaries.
-  auto h = conv1_->forward(norm_silu(norm1_, x));
+  auto h = nn_detail::conv2d(*conv1_, norm_silu(norm1_, x));
   h.add_(temb_->forward(temb).unsqueeze(-1).unsqueeze(-1));
-  h = conv2_->forward(dropout_->forward(norm_silu(norm2_, h)));
+  h = nn_detail::conv2d(*conv2_, dropout_->forward(norm_silu(norm2_, h)));
   return h.add_(skip_ ? skip_->forward(x) : x);
 }
 
@@ -217,7 +218,7 @@ torch::Tensor UNetImpl::forward(const torch::Tensor& x, const torch::Tensor& t) 
   check_input(x, t);
   const auto temb = time_features(t.to(x.options()));
   std::vector<torch::Tensor> skips;
-  auto h = conv_in_->forward(x);
+  auto h = nn_detail::conv2d(*conv_in_, x);
   // Channels-last on the CPU: oneDNN's convolutions then skip their layout
   // reorders (docs/speed.md).
   if (channels_last_ && h.device().is_cpu()) {
@@ -228,7 +229,7 @@ torch::Tensor UNetImpl::forward(const torch::Tensor& x, const torch::Tensor& t) 
   if (mid_attn_) h = mid_attn_->forward(h);
   h = mid2_->forward(h, temb);
   h = forward_up(h, temb, skips);
-  return conv_out_->forward(norm_silu(norm_out_, h)).contiguous();
+  return nn_detail::conv2d(*conv_out_, norm_silu(norm_out_, h)).contiguous();
 }
 
 void UNetImpl::check_input(const torch::Tensor& x, const torch::Tensor& t) const {
@@ -270,7 +271,7 @@ torch::Tensor UNetImpl::forward_up(torch::Tensor h, const torch::Tensor& temb,
       h = F::interpolate(h, F::InterpolateFuncOptions()
                                 .scale_factor(std::vector<double>{2.0, 2.0})
                                 .mode(torch::kNearest));
-      h = ups_->at<torch::nn::Conv2dImpl>(up++).forward(h);
+      h = nn_detail::conv2d(ups_->at<torch::nn::Conv2dImpl>(up++), h);
     }
   }
   return h;
