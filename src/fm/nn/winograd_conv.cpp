@@ -83,13 +83,27 @@ dnnl::stream& cpu_stream() {
 // into Winograd's domain beforehand, by a reorder that took half the time of
 // a sampling step (the weights cannot be cached: FusedAdam rewrites them in
 // place without bumping their version).
+// The backward primitives are made on first use: sampling needs none.
 struct Plan {
   dnnl::convolution_forward::primitive_desc forward_pd;
   dnnl::convolution_forward forward;
   dnnl::convolution_backward_data::primitive_desc data_pd;
-  dnnl::convolution_backward_data data;
   dnnl::convolution_backward_weights::primitive_desc weights_pd;
-  dnnl::convolution_backward_weights weights;
+
+  const dnnl::convolution_backward_data& data() {
+    std::call_once(data_made_, [this] { data_ = dnnl::convolution_backward_data(data_pd); });
+    return data_;
+  }
+  const dnnl::convolution_backward_weights& weights() {
+    std::call_once(weights_made_,
+                   [this] { weights_ = dnnl::convolution_backward_weights(weights_pd); });
+    return weights_;
+  }
+
+ private:
+  std::once_flag data_made_, weights_made_;
+  dnnl::convolution_backward_data data_;
+  dnnl::convolution_backward_weights weights_;
 };
 
 using Shape = std::tuple<int64_t, int64_t, int64_t, int64_t, int64_t>;
@@ -110,14 +124,12 @@ std::unique_ptr<Plan> make_plan(const Shape& shape) {
                       engine,
                       plan->forward_pd};
   plan->forward = dnnl::convolution_forward(plan->forward_pd);
-  plan->data = dnnl::convolution_backward_data(plan->data_pd);
-  plan->weights = dnnl::convolution_backward_weights(plan->weights_pd);
   return plan;
 }
 
 // The plan for x's and weight's shapes, or nullptr where oneDNN has no
 // Winograd kernels for them on this CPU (remembered, as is a plan).
-const Plan* plan_for(const torch::Tensor& x, const torch::Tensor& weight) {
+Plan* plan_for(const torch::Tensor& x, const torch::Tensor& weight) {
   static std::mutex mutex;
   static std::map<Shape, std::unique_ptr<Plan>> plans;
   const Shape shape{x.size(0), x.size(1), weight.size(0), x.size(2), x.size(3)};
@@ -198,7 +210,7 @@ torch::Tensor forward(const Plan& plan, const torch::Tensor& x, const torch::Ten
 }
 
 // The input and parameter gradients the flags ask for (others undefined).
-torch::autograd::variable_list backward(const Plan& plan, const torch::Tensor& grad_out,
+torch::autograd::variable_list backward(Plan& plan, const torch::Tensor& grad_out,
                                         const torch::Tensor& x, const torch::Tensor& weight,
                                         bool input_grad, bool weight_grad, bool bias_grad) {
   torch::Tensor grad_x, grad_w, grad_b;
@@ -212,7 +224,7 @@ torch::autograd::variable_list backward(const Plan& plan, const torch::Tensor& g
     grad_x = empty_like_layout(x, x.sizes());
     const memory grad_x_view = view_of(grad_x);
     const memory diff_src = result_buffer(grad_x_view, pd.diff_src_desc(), &diff_src_owner);
-    plan.data.execute(cpu_stream(),
+    plan.data().execute(cpu_stream(),
                       {{DNNL_ARG_DIFF_DST, diff_dst},
                        {DNNL_ARG_WEIGHTS,
                         in_layout(view_of(weight), pd.weights_desc(), &weights_owner)},
@@ -229,7 +241,7 @@ torch::autograd::variable_list backward(const Plan& plan, const torch::Tensor& g
     const memory grad_w_view = view_of(grad_w);
     const memory diff_weights =
         result_buffer(grad_w_view, pd.diff_weights_desc(), &diff_weights_owner);
-    plan.weights.execute(cpu_stream(),
+    plan.weights().execute(cpu_stream(),
                          {{DNNL_ARG_SRC, in_layout(view_of(x), pd.src_desc(), &src_owner)},
                           {DNNL_ARG_DIFF_DST, diff_dst},
                           {DNNL_ARG_DIFF_WEIGHTS, diff_weights},
