@@ -22,7 +22,7 @@ int main(int argc, char** argv) {
   prepare->add_option("--root", root, "Folder holding power/ and gas/")->capture_default_str();
   prepare->add_option("--out", out, "Output folder")->required();
   fm::app::CommonFlags common;
-  fm::app::add_common_flags(app, common);
+  fm::app::add_common_flags(app, common, "");
 
   return fm::app::run_program(app, argc, argv, [&] {
     fm::app::set_up_runtime("fm-data", common);

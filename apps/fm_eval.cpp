@@ -62,7 +62,7 @@ int main(int argc, char** argv) {
       ->check(fm::app::non_negative_number());
   app.add_option("--json", json_path, "Also write the report as JSON");
   app.add_flag("--raw-weights", raw_weights, "Use the raw weights even if an EMA exists");
-  fm::app::add_common_flags(app, common);
+  fm::app::add_common_flags(app, common, "eval.steps=100");
   fm::app::add_dist_flags(app, dist_flags);
 
   return fm::app::run_program(app, argc, argv, [&] {

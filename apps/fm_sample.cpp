@@ -39,7 +39,7 @@ int main(int argc, char** argv) {
   app.add_flag("--raw-weights", raw_weights, "Use the raw weights even if an EMA exists");
   app.add_option("--grid-rows", rows, ".png of images: grid rows (default: square)");
   app.add_option("--grid-cols", cols, ".png of images: grid columns (default: square)");
-  fm::app::add_common_flags(app, common);
+  fm::app::add_common_flags(app, common, "sample.steps=200");
 
   return fm::app::run_program(app, argc, argv, [&] {
     fm::app::set_up_runtime("fm-sample", common);

@@ -21,7 +21,7 @@ int main(int argc, char** argv) {
   app.add_option("--config", config_path, "Run config (JSON)")->required();
   app.add_option("--out", out_dir, "Output directory (default: runs/<name>)");
   app.add_flag("--resume", resume, "Continue from <out>/checkpoints/latest.pt");
-  fm::app::add_common_flags(app, common);
+  fm::app::add_common_flags(app, common, "train.optimizer.lr=3e-4");
   fm::app::add_dist_flags(app, dist_flags);
 
   return fm::app::run_program(app, argc, argv, [&] {

@@ -59,14 +59,18 @@ std::string choose_kernels() {
 
 }  // namespace
 
-void add_common_flags(CLI::App& app, CommonFlags& flags) {
-  app.add_option("--set", flags.overrides, "Override a config key: --set train.optimizer.lr=3e-4")
-      ->type_name("KEY=VALUE")
-      ->allow_extra_args(false);
+void add_common_flags(CLI::App& app, CommonFlags& flags, const std::string& set_example) {
+  if (!set_example.empty()) {
+    app.add_option("--set", flags.overrides, "Override a config key: --set " + set_example)
+        ->type_name("KEY=VALUE")
+        ->allow_extra_args(false);
+  }
   app.add_option("--threads", flags.threads, "Intra-op threads (default: all cores)")
       ->check(non_negative_number());
-  app.add_option("--device", flags.device, "cpu or cuda (default: the config's device)")
-      ->check(CLI::IsMember({"cpu", "cuda"}));
+  if (!set_example.empty()) {
+    app.add_option("--device", flags.device, "cpu or cuda (default: the config's device)")
+        ->check(CLI::IsMember({"cpu", "cuda"}));
+  }
   app.add_option("--log-level", flags.log_level, "trace, debug, info, warn or error")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}))
       ->capture_default_str();

@@ -20,8 +20,10 @@ struct CommonFlags {
   std::string log_level = "info";      // --log-level
 };
 
-// Adds --set, --threads, --device and --log-level to `app`.
-void add_common_flags(CLI::App& app, CommonFlags& flags);
+// Adds --threads and --log-level to `app`, and for programs that read a
+// config also --set (its help showing `set_example`, a key of that program)
+// and --device; an empty `set_example` means the program reads no config.
+void add_common_flags(CLI::App& app, CommonFlags& flags, const std::string& set_example);
 
 // Applies the log level and thread count, then logs the LibTorch version,
 // threads and BLAS in use (warning when the reference BLAS is loaded).

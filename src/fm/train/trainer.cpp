@@ -283,8 +283,13 @@ TrainSummary Trainer::run(int64_t stop_after_step) {
   auto start = Clock::now();
   int64_t first_step = s.step, interval_steps = 0;
   double interval_loss = 0.0, grad_norm = 0.0, lr = 0.0;
-  spdlog::info("training {} steps (from step {}), batch {}{}, out {}", train.steps, s.step,
-               train.batch_size,
+  // A resumed run says where it stands: "training to step 400 (100 steps from
+  // step 300)", not a count that reads as 400 more.
+  const std::string span =
+      s.step > 0 ? fmt::format("to step {} ({} steps from step {})", train.steps,
+                               train.steps - s.step, s.step)
+                 : fmt::format("{} steps", train.steps);
+  spdlog::info("training {}, batch {}{}, out {}", span, train.batch_size,
                s.dist.is_distributed()
                    ? fmt::format(" ({} processes x {})", s.dist.world_size(), s.rank_batch)
                    : "",
