@@ -87,6 +87,29 @@ TEST(ConfigSection, UnknownKeySuggestsTheSameKeyInASectionBelow) {
   EXPECT_EQ(message.find("did you mean"), std::string::npos) << message;
 }
 
+// The data and model sections are read by their own readers, after the
+// root has been checked: a key of theirs put at the root ('--set hidden=3')
+// points to where the config holds it.
+TEST(ConfigSection, UnknownKeySuggestsWhereTheConfigHoldsIt) {
+  ConfigSection root(json{{"hidden", 3}, {"model", {{"type", "mlp"}, {"hidden", 256}}}}, "");
+  root.section("model");
+  auto message = error_of([&] { root.finish(); });
+  EXPECT_NE(message.find("unknown key 'hidden' (did you mean 'model.hidden'?)"), std::string::npos)
+      << message;
+  // The same name in the sections below wins over a near name at the root
+  // ('seed'); all of them are named.
+  ConfigSection typo(json{{"seed", 0}, {"steps", 3}}, "");
+  typo.integer("seed", 0);
+  typo.section("train").integer("steps", 1);
+  typo.section("eval").integer("steps", 1);
+  typo.section("sample").integer("steps", 1);
+  message = error_of([&] { typo.finish(); });
+  EXPECT_NE(message.find("unknown key 'steps' (did you mean 'eval.steps', 'sample.steps' or "
+                         "'train.steps'?)"),
+            std::string::npos)
+      << message;
+}
+
 TEST(ConfigSection, ChoiceListsValidNames) {
   ConfigSection s(json{{"solver", "rk5"}}, "sample");
   auto message = error_of([&] { s.choice("solver", "rk4", {"euler", "rk4", "dopri5"}); });

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <functional>
 #include <sstream>
 
 #include "fm/common/error.h"
@@ -199,24 +200,46 @@ void ConfigSection::finish() const {
   std::vector<std::string> known(asked_.begin(), asked_.end());
   for (const auto& item : json_.items()) {
     if (asked_.count(item.key())) continue;
-    std::string hint = nearest_key(item.key(), known);
-    if (!hint.empty()) hint = key_path(hint);
-    if (hint.empty()) hint = same_key_deeper(item.key());
+    // The same name in a section below ('steps': 'eval.steps', 'sample.steps'
+    // or 'train.steps') beats a near name at this level ('seed').
+    const std::vector<std::string> deeper = same_key_deeper(item.key());
+    std::string hint;
+    for (size_t i = 0; i < deeper.size(); ++i) {
+      hint += (i == 0 ? "'" : i + 1 < deeper.size() ? ", '" : " or '") + deeper[i] + "'";
+    }
+    if (hint.empty()) {
+      const std::string nearest = nearest_key(item.key(), known);
+      if (!nearest.empty()) hint = "'" + key_path(nearest) + "'";
+    }
     throw InputError("config: unknown key '" + key_path(item.key()) + "'" +
-                     (hint.empty() ? "" : " (did you mean '" + hint + "'?)"));
+                     (hint.empty() ? "" : " (did you mean " + hint + "?)"));
   }
 }
 
-std::string ConfigSection::same_key_deeper(const std::string& key) const {
+std::vector<std::string> ConfigSection::same_key_deeper(const std::string& key) const {
   const std::string prefix = path_.empty() ? "" : path_ + ".";
   const std::string suffix = "." + key;
+  std::vector<std::string> found;
   for (const auto& path : *all_asked_) {
     if (path.rfind(prefix, 0) == 0 && path.size() > prefix.size() + suffix.size() &&
         path.compare(path.size() - suffix.size(), suffix.size(), suffix) == 0) {
-      return path;
+      found.push_back(path);
     }
   }
-  return "";
+  if (!found.empty()) return found;
+  // Sections read by their own readers (data, model) are not among the keys
+  // asked here; the config's own sub-objects that hold the key stand in.
+  std::function<void(const nlohmann::json&, const std::string&)> search =
+      [&](const nlohmann::json& object, const std::string& path) {
+        for (const auto& item : object.items()) {
+          if (!item.value().is_object()) continue;
+          const std::string below = path + item.key() + ".";
+          if (item.value().contains(key)) found.push_back(below + key);
+          search(item.value(), below);
+        }
+      };
+  search(json_, prefix);
+  return found;
 }
 
 nlohmann::json ConfigSection::resolved() const { return resolved_; }

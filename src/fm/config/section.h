@@ -60,7 +60,7 @@ class ConfigSection {
   ConfigSection(const nlohmann::json& json, std::string path,
                 std::shared_ptr<std::set<std::string>> all_asked);
   void ask(const std::string& key);
-  std::string same_key_deeper(const std::string& key) const;
+  std::vector<std::string> same_key_deeper(const std::string& key) const;
   const nlohmann::json* find(const std::string& key) const;
   [[noreturn]] void fail(const std::string& key, const nlohmann::json& value,
                          const std::string& expected) const;
