@@ -141,25 +141,56 @@ TEST(WinogradConv, RunsUnderInferenceMode) {
   EXPECT_LT(relative_error(winograd_conv3x3(x, weight, {}), expected), 1e-5);
 }
 
+// Without a bias, under autograd too: the input and weight gradients are
+// LibTorch's, and there is no bias gradient to ask for.
+TEST(WinogradConv, RunsWithoutABiasUnderAutograd) {
+  REQUIRE_KERNELS();
+  auto gen = make_generator(16);
+  auto x = torch::randn({2, 16, 10, 10}, gen).requires_grad_();
+  auto weight = (0.1 * torch::randn({32, 16, 3, 3}, gen)).requires_grad_();
+  auto probe = torch::randn({2, 32, 10, 10}, gen);
+  auto expected = torch::autograd::grad({(torch::conv2d(x, weight, {}, 1, 1) * probe).sum()},
+                                        {x, weight});
+  auto actual =
+      torch::autograd::grad({(winograd_conv3x3(x, weight, {}) * probe).sum()}, {x, weight});
+  EXPECT_LT(relative_error(actual[0], expected[0]), 1e-5);
+  EXPECT_LT(relative_error(actual[1], expected[1]), 1e-5);
+  auto unbiased = torch::nn::Conv2d(torch::nn::Conv2dOptions(16, 32, 3).padding(1).bias(false));
+  auto v = nn_detail::conv2d(*unbiased, x);
+  EXPECT_LT(relative_error(v, unbiased->forward(x)), 1e-5);
+}
+
+// A bias of the wrong length or type is an error, as in torch::conv2d, not
+// a read past its end.
+TEST(WinogradConv, RejectsABiasThatDoesNotFit) {
+  REQUIRE_KERNELS();
+  auto x = torch::zeros({1, 16, 6, 6});
+  auto weight = torch::zeros({16, 16, 3, 3});
+  EXPECT_THROW(winograd_conv3x3(x, weight, torch::zeros({4})), c10::Error);
+  EXPECT_THROW(winograd_conv3x3(x, weight, torch::zeros({16}, torch::kDouble)), c10::Error);
+}
+
 // conv2d() takes the Winograd kernels only where they compute the same
-// convolution; a stride-2 convolution, a switched-off process or an input
-// channel count oneDNN does not take give LibTorch's result bit for bit.
+// convolution; a stride-2 or unpadded convolution, a float64 one or a
+// switched-off process give LibTorch's result bit for bit.
 TEST(WinogradConv, Conv2dFallsBackToTheModuleElsewhere) {
   auto gen = make_generator(15);
   torch::NoGradGuard no_grad;
   auto x = torch::randn({2, 16, 8, 8}, gen);
   auto strided = make_conv(16, 16, /*stride=*/2);
   EXPECT_TRUE(torch::equal(nn_detail::conv2d(*strided, x), strided->forward(x)));
+  auto unpadded = torch::nn::Conv2d(torch::nn::Conv2dOptions(16, 16, 3));
+  auto y = nn_detail::conv2d(*unpadded, x);
+  EXPECT_EQ(y.sizes(), (std::vector<int64_t>{2, 16, 6, 6}));
+  EXPECT_TRUE(torch::equal(y, unpadded->forward(x)));
   auto same = make_conv(16, 16);
   nn_detail::set_winograd_conv_enabled(false);
   EXPECT_TRUE(torch::equal(nn_detail::conv2d(*same, x), same->forward(x)));
   nn_detail::set_winograd_conv_enabled(true);
   EXPECT_LT(relative_error(nn_detail::conv2d(*same, x), same->forward(x)), 1e-5);
-  auto first = make_conv(1, 16);
-  auto image = torch::randn({2, 1, 8, 8}, gen);
-  if (!nn_detail::winograd_conv_applies(image, first->weight)) {
-    EXPECT_TRUE(torch::equal(nn_detail::conv2d(*first, image), first->forward(image)));
-  }
+  same->to(torch::kDouble);
+  auto x64 = x.to(torch::kDouble);
+  EXPECT_TRUE(torch::equal(nn_detail::conv2d(*same, x64), same->forward(x64)));
 }
 
 }  // namespace

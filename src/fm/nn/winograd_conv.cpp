@@ -1,6 +1,7 @@
 #include "fm/nn/winograd_conv.h"
 
 #include <atomic>
+#include <variant>
 
 #ifdef FM_WITH_DNNL_CONV
 #include <oneapi/dnnl/dnnl.hpp>
@@ -18,18 +19,24 @@ namespace {
 std::atomic<bool> g_enabled{true};
 
 bool is_float_cpu_3x3(const torch::Tensor& x, const torch::Tensor& weight) {
-  return x.defined() && weight.defined() && x.device().is_cpu() && weight.device().is_cpu() &&
+  return x.defined() && weight.defined() && x.layout() == torch::kStrided &&
+         weight.layout() == torch::kStrided && x.device().is_cpu() && weight.device().is_cpu() &&
          x.scalar_type() == torch::kFloat && weight.scalar_type() == torch::kFloat &&
          x.dim() == 4 && weight.dim() == 4 && weight.size(1) == x.size(1) &&
          weight.size(2) == 3 && weight.size(3) == 3 && x.numel() > 0;
 }
 
-// 3x3, stride 1, no dilation, one group, zero padding: what the kernels
-// compute, with the padding of 1 the header asks of the caller.
+// 3x3, stride 1, padding 1, no dilation, one group, zero padding: what the
+// kernels compute. LibTorch 1.x holds the padding in a c10::variant, 2.x in a
+// std::variant: the unqualified get_if finds the right one by argument-
+// dependent lookup.
 bool is_same_size_3x3(const torch::nn::Conv2dImpl& conv) {
+  using std::get_if;
   const auto& o = conv.options;
+  const auto* padding = get_if<torch::ExpandingArray<2>>(&o.padding());
   return (*o.kernel_size())[0] == 3 && (*o.kernel_size())[1] == 3 && (*o.stride())[0] == 1 &&
-         (*o.stride())[1] == 1 && (*o.dilation())[0] == 1 && (*o.dilation())[1] == 1 &&
+         (*o.stride())[1] == 1 && padding != nullptr && (**padding)[0] == 1 &&
+         (**padding)[1] == 1 && (*o.dilation())[0] == 1 && (*o.dilation())[1] == 1 &&
          o.groups() == 1 && !o.transposed() &&
          torch::enumtype::get_enum_name(o.padding_mode()) == "kZeros";
 }
@@ -136,9 +143,11 @@ std::unique_ptr<Plan> make_plan(const Shape& shape) {
   return plan;
 }
 
-// The plan for x's and weight's shapes, or nullptr where oneDNN has no
-// Winograd kernels for them on this CPU (remembered, as is a plan).
+// The plan for x's and weight's shapes (one per batch size too), or nullptr
+// where oneDNN has no Winograd kernels for them on this CPU (remembered, as
+// is a plan) or failed to make them (not remembered: may be passing).
 Plan* plan_for(const torch::Tensor& x, const torch::Tensor& weight) {
+  cpu_engine();  // made before the plans, so that it outlives them at exit
   static std::mutex mutex;
   static std::map<Shape, std::unique_ptr<Plan>> plans;
   const Shape shape{x.size(0), x.size(1), weight.size(0), x.size(2), x.size(3)};
@@ -148,8 +157,8 @@ Plan* plan_for(const torch::Tensor& x, const torch::Tensor& weight) {
     std::unique_ptr<Plan> plan;
     try {
       plan = make_plan(shape);
-    } catch (const dnnl::error&) {
-      // Unimplemented here (no AVX-512, channel counts it does not take).
+    } catch (const dnnl::error& e) {
+      if (e.status != dnnl_unimplemented) return nullptr;
     }
     found = plans.emplace(shape, std::move(plan)).first;
   }
@@ -325,6 +334,11 @@ bool winograd_conv_applies(const torch::Tensor& x, const torch::Tensor& weight) 
 torch::Tensor winograd_conv3x3(const torch::Tensor& x, const torch::Tensor& weight,
                                const torch::Tensor& bias) {
   TORCH_CHECK(winograd_conv_applies(x, weight), "winograd_conv3x3: shapes or types not supported");
+  TORCH_CHECK(!bias.defined() || (bias.layout() == torch::kStrided && bias.device().is_cpu() &&
+                                  bias.scalar_type() == torch::kFloat && bias.dim() == 1 &&
+                                  bias.size(0) == weight.size(0)),
+              "winograd_conv3x3: bias must be a float32 CPU tensor of ", weight.size(0),
+              " values");
   // The kernels read the tensors through their strides, but grad outputs
   // and odd views are cheaper to reorder from a dense layout.
   const auto input = x.contiguous(x.suggest_memory_format());
@@ -332,7 +346,10 @@ torch::Tensor winograd_conv3x3(const torch::Tensor& x, const torch::Tensor& weig
                        (x.requires_grad() || weight.requires_grad() ||
                         (bias.defined() && bias.requires_grad()));
   if (!records) return forward(*plan_for(input, weight), input, weight, bias);
-  return WinogradConvFunction::apply(input, weight, bias);
+  // Function::apply takes defined tensors only: no bias is a zero bias that
+  // needs no gradient.
+  return WinogradConvFunction::apply(input, weight,
+                                     bias.defined() ? bias : torch::zeros({weight.size(0)}));
 }
 
 #endif  // FM_WITH_DNNL_CONV
