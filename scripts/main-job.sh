@@ -7,8 +7,12 @@
 # FM_EVAL_LIMIT (test images for bits/dim; default 1000).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-out=${1:-runs/fashion-mnist}
-shift || true
+# The output folder is the first argument unless that is already a flag.
+out=runs/fashion-mnist
+if [ $# -gt 0 ] && [ "${1#-}" = "$1" ]; then
+  out=$1
+  shift
+fi
 bin=build
 threads=(--threads "${FM_THREADS:-$(nproc)}")
 limit=${FM_EVAL_LIMIT:-1000}
