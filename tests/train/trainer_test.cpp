@@ -180,6 +180,28 @@ TEST(Trainer, ResumeWithChangedConfigNamesTheKey) {
   }
 }
 
+// Another model (or dataset) is named before everything else, with both
+// values, even when the free-text comment differs too and the checkpoint is
+// past the new train.steps; the comment alone may differ.
+TEST(Trainer, ResumeWithAnotherModelNamesTheModelFirst) {
+  auto dir = fresh_dir("other_model");
+  train(tiny_config(4), dir, false);
+  auto other = tiny_config(2);
+  other["comment"] = "another run";
+  other["model"]["hidden"] = 32;
+  try {
+    train(other, dir, true);
+    FAIL() << "expected InputError";
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("config key 'model.hidden' is 32 here but 16 in"),
+              std::string::npos)
+        << e.what();
+  }
+  auto commented = tiny_config(6);
+  commented["comment"] = "continued";
+  EXPECT_EQ(train(commented, dir, true).steps, 6);
+}
+
 TEST(Trainer, SameSeedSameRun) {
   auto a = fresh_dir("seed_a"), b = fresh_dir("seed_b");
   train(tiny_config(3), a, false);

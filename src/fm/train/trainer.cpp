@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -142,14 +143,31 @@ void Trainer::State::build() {
 void Trainer::State::restore() {
   auto path = checkpoint_path("latest");
   auto meta = read_checkpoint_meta(path);
+  // Another model or dataset is the likeliest mismatch and the one to name
+  // first; the free-text comment may differ.
+  std::string difference;
+  for (const char* section : {"model", "data"}) {
+    if (difference.empty() && meta.config.contains(section) && options.resolved.contains(section)) {
+      difference = first_difference(meta.config[section], options.resolved[section], {}, section);
+    }
+  }
+  if (difference.empty()) {
+    difference = first_difference(meta.config, options.resolved, {"train.steps", "comment"});
+  }
+  if (!difference.empty()) {
+    auto value_at = [&](const nlohmann::json& config) {
+      std::string pointer = "/" + difference;
+      std::replace(pointer.begin(), pointer.end(), '.', '/');
+      const nlohmann::json::json_pointer at(pointer);
+      return config.contains(at) ? config.at(at).dump() : std::string("(not set)");
+    };
+    throw InputError("--resume: config key '" + difference + "' is " + value_at(options.resolved) +
+                     " here but " + value_at(meta.config) + " in '" + path +
+                     "'; only train.steps may change when resuming");
+  }
   if (meta.step > options.train.steps) {
     throw InputError("--resume: '" + path + "' is at step " + std::to_string(meta.step) +
                      ", past train.steps = " + std::to_string(options.train.steps));
-  }
-  auto difference = first_difference(meta.config, options.resolved, {"train.steps"});
-  if (!difference.empty()) {
-    throw InputError("--resume: config key '" + difference + "' differs from the one in '" + path +
-                     "'; only train.steps may change when resuming");
   }
   CheckpointState state{meta, model.get(), ema ? ema->shadow().get() : nullptr, optimizer.get(),
                         torch::Tensor(), torch::Tensor()};
