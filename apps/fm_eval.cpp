@@ -95,6 +95,7 @@ int main(int argc, char** argv) {
           !raw_weights);
     });
     const auto& eval = trained.options.eval;
+    fm::app::warn_unused_tolerances(eval.likelihood.solver.method, rtol, atol);
 
     // Rebuild the data exactly as in training.
     auto dataset = fm::make_dataset(trained.options.data, trained.options.seed);

@@ -37,8 +37,10 @@ int main(int argc, char** argv) {
       ->check(fm::app::non_negative_number());
   app.add_flag("--trajectory", trajectory, "Also write <out stem>.trajectory.npy (S+1, N, ...)");
   app.add_flag("--raw-weights", raw_weights, "Use the raw weights even if an EMA exists");
-  app.add_option("--grid-rows", rows, ".png of images: grid rows (default: square)");
-  app.add_option("--grid-cols", cols, ".png of images: grid columns (default: square)");
+  app.add_option("--grid-rows", rows, ".png of images: grid rows (default: square)")
+      ->check(fm::app::positive_number());
+  app.add_option("--grid-cols", cols, ".png of images: grid columns (default: square)")
+      ->check(fm::app::positive_number());
   fm::app::add_common_flags(app, common, "sample.steps=200");
 
   return fm::app::run_program(app, argc, argv, [&] {
@@ -61,6 +63,8 @@ int main(int argc, char** argv) {
           !raw_weights);
     });
     const auto& sample = trained.options.sample;
+    fm::app::warn_unused_tolerances(sample.solver.method, rtol, atol);
+    fm::app::check_grid_flags(out, rows, cols, sample.num);
 
     // Integrate from noise to data.
     fm::GenerateOptions options{sample.solver, sample.num, sample.batch_size, trajectory};

@@ -57,13 +57,26 @@ void apply_solver_flags(nlohmann::json& section, const std::string& solver, int6
   }
   if (rtol > 0) section["rtol"] = rtol;
   if (atol > 0) section["atol"] = atol;
-  const auto chosen = section.find("solver");
-  if ((rtol > 0 || atol > 0) && chosen != section.end() && chosen->is_string() &&
-      !is_adaptive(chosen->get<std::string>())) {
+}
+
+void warn_unused_tolerances(const std::string& method, double rtol, double atol) {
+  if ((rtol > 0 || atol > 0) && !is_adaptive(method)) {
     spdlog::warn(
         "--rtol/--atol set the tolerances of adaptive solvers; '{}' takes fixed steps "
         "and does not use them",
-        chosen->get<std::string>());
+        method);
+  }
+}
+
+void check_grid_flags(const std::string& out, int64_t rows, int64_t cols, int64_t num) {
+  if ((rows > 0 || cols > 0) && extension_of(out) != "png") {
+    throw InputError("--grid-rows/--grid-cols lay out a .png grid; --out '" + out +
+                     "' is not a .png");
+  }
+  if (rows > 0 && cols > 0 && rows * cols < num) {
+    throw InputError("--grid-rows " + std::to_string(rows) + " x --grid-cols " +
+                     std::to_string(cols) + " = " + std::to_string(rows * cols) +
+                     " cells cannot hold " + std::to_string(num) + " samples");
   }
 }
 

@@ -32,6 +32,15 @@ std::vector<std::pair<std::string, std::string>> solver_flag_keys(
 void apply_solver_flags(nlohmann::json& section, const std::string& solver, int64_t steps,
                         double step_size, double rtol, double atol);
 
+// Warns that --rtol/--atol (> 0: given) go unused when the resolved solver
+// `method` takes fixed steps.
+void warn_unused_tolerances(const std::string& method, double rtol, double atol);
+
+// Throws InputError naming the flags when --grid-rows/--grid-cols (> 0:
+// given) are set for an output that is not a .png, or cannot hold `num`
+// samples. Checked before sampling.
+void check_grid_flags(const std::string& out, int64_t rows, int64_t cols, int64_t num);
+
 class SampleWriter {
  public:
   SampleWriter(const CheckpointMeta& meta, Dataset& dataset, int64_t grid_rows, int64_t grid_cols);

@@ -313,6 +313,34 @@ TEST(Programs, StepsAndStepSizeFlagsMustAgree) {
   EXPECT_EQ(r.code, 0) << r.output;
   EXPECT_NE(r.output.find("'rk4' takes fixed steps and does not use them"), std::string::npos)
       << r.output;
+  // Also when the fixed-step solver is the checkpoint's, not a flag's.
+  r = run("fm-sample", "--checkpoint " + trained_checkpoint() +
+                           " --num 10 --steps 4 --rtol 1e-3 --out " + dir + "/u.npy");
+  EXPECT_EQ(r.code, 0) << r.output;
+  EXPECT_NE(r.output.find("takes fixed steps and does not use them"), std::string::npos)
+      << r.output;
+}
+
+// Grid flags are checked before sampling and name themselves.
+TEST(Programs, GridFlagsAreCheckedBeforeSampling) {
+  auto dir = scratch("grid_flags");
+  auto r = run("fm-sample", "--checkpoint " + trained_checkpoint() +
+                                " --num 10 --grid-rows 3 --grid-cols 3 --out " + dir + "/g.png");
+  EXPECT_EQ(r.code, 2) << r.output;
+  EXPECT_NE(r.output.find("--grid-rows 3 x --grid-cols 3 = 9 cells cannot hold 10 samples"),
+            std::string::npos)
+      << r.output;
+  EXPECT_EQ(r.output.find("sampled"), std::string::npos) << r.output;
+  r = run("fm-sample", "--checkpoint " + trained_checkpoint() +
+                           " --num 10 --grid-rows 2 --out " + dir + "/g.npy");
+  EXPECT_EQ(r.code, 2) << r.output;
+  EXPECT_NE(r.output.find("is not a .png"), std::string::npos) << r.output;
+  r = run("fm-sample", "--checkpoint " + trained_checkpoint() +
+                           " --num 10 --grid-rows -1 --out " + dir + "/g.png");
+  EXPECT_EQ(r.code, 2) << r.output;
+  EXPECT_NE(r.output.find("--grid-rows"), std::string::npos) << r.output;
+  EXPECT_FALSE(fs::exists(dir + "/g.png"));
+  EXPECT_FALSE(fs::exists(dir + "/g.npy"));
 }
 
 }  // namespace

@@ -90,11 +90,11 @@ UNetOptions read_unet_options(ConfigSection& section) {
   o.num_res_blocks = section.integer("num_res_blocks", o.num_res_blocks, 1);
   o.attention_resolutions = section.integers("attention_resolutions", o.attention_resolutions, 1);
   o.num_heads = section.integer("num_heads", o.num_heads, 1);
-  o.dropout = section.number("dropout", o.dropout, 0.0, 1.0);
+  o.dropout = section.number("dropout", o.dropout, 0.0);
   o.groups = section.integer("groups", o.groups, 1);
   o.time_embedding_dim = section.integer("time_embedding_dim", o.time_embedding_dim, 2);
   o.time_hidden = section.integer("time_hidden", o.time_hidden, 1);
-  if (o.dropout >= 1.0) fail("dropout", std::to_string(o.dropout), "must be < 1");
+  if (o.dropout >= 1.0) fail("dropout", std::to_string(o.dropout), "must be >= 0 and < 1");
   if (o.time_embedding_dim % 2 != 0) {
     fail("time_embedding_dim", std::to_string(o.time_embedding_dim), "must be even");
   }
