@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The README's main job: train a small U-Net on Fashion-MNIST (Debian's
 # dataset-fashion-mnist), write a 64-image sample grid and report bits/dim on
-# 1,000 test images. Sized for 2 CPU cores: 7 min 14 s measured on an idle one.
+# 1,000 test images. Sized for 2 CPU cores: 5 min 32 s measured on an idle one.
 #   scripts/main-job.sh [OUT_DIR=runs/fashion-mnist] [extra fm-train flags...]
 # Environment: FM_THREADS (threads for all three programs; default all cores),
 # FM_EVAL_LIMIT (test images for bits/dim; default 1000).
