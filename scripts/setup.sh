@@ -2,12 +2,12 @@
 # Installs everything flowmatch needs on Debian 12 (run as root; idempotent).
 # Build: compiler, CMake, Ninja, LibTorch, CLI11, spdlog, nlohmann_json,
 # GoogleTest, Gloo, zlib, libpng, oneDNN's headers (the U-Net's Winograd
-# convolutions, for the libdnnl2 LibTorch already links). Run time: OpenBLAS (OpenMP build; without it
-# LibTorch multiplies matrices with the reference BLAS, 20-30x slower) and
-# Fashion-MNIST. Scripts: Debian's Python with numpy (golden files, converters)
-# and pandas with bottleneck (the GAS archive's pickle in fetch-tabular-data.sh;
-# the golden files of tests/data were made with bottleneck, which changes how
-# pandas sums a standard deviation).
+# convolutions, for the libdnnl2 LibTorch already links). Run time: OpenBLAS
+# (OpenMP build; without it LibTorch multiplies matrices with the reference
+# BLAS, 20-30x slower) and Fashion-MNIST. Scripts: Debian's Python with numpy
+# (golden files, converters) and pandas with bottleneck (the GAS archive's
+# pickle in fetch-tabular-data.sh; the golden files of tests/data were made
+# with bottleneck, which changes how pandas sums a standard deviation).
 set -euo pipefail
 
 packages=(

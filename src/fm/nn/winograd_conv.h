@@ -19,10 +19,9 @@
 
 namespace fm::nn_detail {
 
-// conv->forward(x), through winograd_conv3x3() when conv is 3x3 with stride 1
-// and winograd_conv_applies(). A 3x3 conv must have padding 1 (kernel / 2, as
-// the U-Net makes them): LibTorch's options hold the padding in a variant
-// whose type differs between LibTorch 1.x and 2.x, so it is not read here.
+// conv->forward(x), through winograd_conv3x3() when conv is 3x3 with stride
+// 1, padding 1 (zeros), no dilation and one group, and
+// winograd_conv_applies().
 torch::Tensor conv2d(torch::nn::Conv2dImpl& conv, const torch::Tensor& x);
 
 // Whether winograd_conv3x3(x, weight, bias) runs on oneDNN's Winograd kernels:
