@@ -11,6 +11,7 @@
 #include "fm/common/random.h"
 #include "fm/nn/mlp.h"
 #include "fm/nn/unet.h"
+#include "support/float64_mlp.h"
 #include "support/thread_count.h"
 
 namespace fm {
@@ -47,9 +48,7 @@ class MLPDivergence : public ::testing::TestWithParam<Case> {};
 
 TEST_P(MLPDivergence, ForwardModeMatchesAutogradInFloat64) {
   const auto& [activation, time, depth] = GetParam();
-  torch::manual_seed(3);
-  MLP mlp(5, options_for(activation, time, depth));
-  mlp->to(torch::kDouble);
+  MLP mlp = test_support::float64_mlp(5, options_for(activation, time, depth), 3);
   auto gen = make_generator(4);
   auto x = torch::randn({64, 5}, gen, torch::kDouble);
   auto t = torch::rand({64}, gen, torch::kDouble);  // a different t per row
@@ -89,9 +88,7 @@ TEST(MLPDivergence, ChunksOfDimensionsMatchAutograd) {
   MLPOptions o;
   o.hidden = 512;
   o.depth = 2;
-  torch::manual_seed(7);
-  MLP mlp(5, o);
-  mlp->to(torch::kDouble);
+  MLP mlp = test_support::float64_mlp(5, o, 7);
   auto gen = make_generator(8);
   for (int64_t rows : {100, 2000}) {
     auto x = torch::randn({rows, 5}, gen, torch::kDouble);
@@ -141,9 +138,7 @@ TEST(MLPDivergence, WorksUnderInferenceModeWithTheSameResult) {
 
 TEST(MLPInference, GradModeOffMatchesTheAutogradPathForEqualAndMixedTimes) {
   for (const char* time : {"concat", "sinusoidal"}) {
-    torch::manual_seed(11);
-    MLP mlp(4, options_for("silu", time, 3));
-    mlp->to(torch::kDouble);
+    MLP mlp = test_support::float64_mlp(4, options_for("silu", time, 3), 11);
     auto gen = make_generator(12);
     auto x = torch::randn({40, 4}, gen, torch::kDouble);
     for (const auto& t :

@@ -13,6 +13,7 @@
 #include "fm/nn/mlp.h"
 #include "fm/nn/unet.h"
 #include "fm/paths/path.h"
+#include "support/float64_mlp.h"
 #include "support/thread_count.h"
 
 namespace fm {
@@ -24,10 +25,7 @@ MLP small_mlp() {
   MLPOptions o;
   o.hidden = 24;
   o.depth = 3;
-  torch::manual_seed(3);
-  MLP mlp(3, o);
-  mlp->to(torch::kFloat64);
-  return mlp;
+  return test_support::float64_mlp(3, o, 3);
 }
 
 struct Batch {
