@@ -61,4 +61,16 @@ ActivationAndSlope activate_with_slope_(torch::Tensor z, const std::string& name
   return out;
 }
 
+torch::Tensor activation_backward(const torch::Tensor& grad, const torch::Tensor& z,
+                                  const torch::Tensor& value, const std::string& name) {
+  if (name == "silu") return torch::silu_backward(grad, z);
+  if (name == "relu") return torch::threshold_backward(grad, value, 0.0);
+  if (name == "gelu") return torch::gelu_backward(grad, z);
+  if (name == "tanh") return torch::tanh_backward(grad, value);
+  if (name == "softplus") {
+    return torch::softplus_backward(grad, z, kSoftplusBeta, kSoftplusThreshold);
+  }
+  unknown(name);
+}
+
 }  // namespace fm::nn_detail

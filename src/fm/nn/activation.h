@@ -30,4 +30,10 @@ struct ActivationAndSlope {
 // 1 above the threshold 20 (where sigmoid already rounds to 1 in float32).
 ActivationAndSlope activate_with_slope_(torch::Tensor z, const std::string& name);
 
+// The gradient with respect to z of a loss whose gradient with respect to
+// act(z) is `grad`: grad * act'(z), by LibTorch's own backward kernels (the
+// same autograd runs). `value` is act(z), which tanh's derivative is taken from.
+torch::Tensor activation_backward(const torch::Tensor& grad, const torch::Tensor& z,
+                                  const torch::Tensor& value, const std::string& name);
+
 }  // namespace fm::nn_detail

@@ -242,6 +242,45 @@ torch::Tensor MLPImpl::divergence_chunk(const std::vector<torch::Tensor>& slopes
   return torch::bmm(tangent, w_out).sum(0).squeeze(1);
 }
 
+bool MLPImpl::regression_gradient(const torch::Tensor& x, const torch::Tensor& t,
+                                  const torch::Tensor& u, double scale,
+                                  std::vector<torch::Tensor>* grads, torch::Tensor* loss) {
+  check_input(x, t);
+  if (u.sizes() != x.sizes()) {
+    throw InputError("mlp: target u " + shape_string(u.sizes().vec()) + " must be shaped like x " +
+                     shape_string(x.sizes().vec()));
+  }
+  torch::NoGradGuard no_grad;
+  const auto t_x = t.to(x.options());
+  const auto time = options_.time_embedding == "concat"
+                        ? t_x.unsqueeze(1)
+                        : sinusoidal_embedding(t_x, options_.time_embedding_dim);
+  // Forward: each layer's input, and each hidden layer's pre-activation.
+  const size_t n_layers = layers_.size();
+  std::vector<torch::Tensor> inputs(n_layers), pre(n_layers);
+  inputs[0] = torch::cat({x, time.to(x.dtype())}, 1);
+  for (size_t k = 0; k + 1 < n_layers; ++k) {
+    pre[k] = nn_detail::affine(inputs[k], layers_[k]->weight, layers_[k]->bias);
+    inputs[k + 1] = nn_detail::activate(pre[k], options_.activation);
+  }
+  auto v = nn_detail::affine(inputs.back(), layers_.back()->weight, layers_.back()->bias);
+
+  // d/dv of scale * sum((v - u)^2) = 2 scale (v - u).
+  auto diff = v.sub_(u);
+  *loss = diff.square().sum().mul_(scale);
+  auto grad = diff.mul_(2.0 * scale);
+
+  grads->assign(2 * n_layers, torch::Tensor());
+  for (size_t k = n_layers; k-- > 0;) {
+    (*grads)[2 * k] = nn_detail::product(grad.t(), inputs[k]);
+    (*grads)[2 * k + 1] = grad.sum(0);
+    if (k == 0) break;
+    grad = nn_detail::activation_backward(nn_detail::product(grad, layers_[k]->weight), pre[k - 1],
+                                          inputs[k], options_.activation);
+  }
+  return true;
+}
+
 std::string MLPImpl::describe() const {
   std::string time = options_.time_embedding == "concat"
                          ? "t concat"

@@ -61,6 +61,13 @@ class MLPImpl : public VelocityModel {
   // Shapes as forward(); results are detached. Always returns true.
   bool velocity_and_divergence(const torch::Tensor& x, const torch::Tensor& t, torch::Tensor* v,
                                torch::Tensor* div) override;
+  // The training gradient by hand-written backpropagation: the forward pass
+  // keeps each layer's input and pre-activation, and the backward pass takes
+  // two products per layer and LibTorch's activation derivatives, the work
+  // autograd would do without building its graph. Always returns true.
+  bool regression_gradient(const torch::Tensor& x, const torch::Tensor& t, const torch::Tensor& u,
+                           double scale, std::vector<torch::Tensor>* grads,
+                           torch::Tensor* loss) override;
   // e.g. "mlp 4x256 silu, t concat, 198,914 parameters".
   std::string describe() const override;
 

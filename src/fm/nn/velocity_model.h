@@ -35,6 +35,18 @@ class VelocityModel : public torch::nn::Module {
   // would not be fixed), and every kernel it calls is safe inside a parallel
   // region. The default is false.
   virtual bool trains_in_row_slices() const { return false; }
+
+  // Optional fast path for training. A network that can compute the gradient
+  // of sum((v(x, t) - u)^2) * scale over its parameters without autograd
+  // overrides this: it sets (*grads)[i] to the gradient of the i-th tensor of
+  // parameters() (every one, in that order, fresh tensors), *loss to the
+  // scaled sum (a detached scalar), and returns true. x, t, u as forward();
+  // grad mode may be on or off. The default returns false and touches nothing.
+  virtual bool regression_gradient(const torch::Tensor& x, const torch::Tensor& t,
+                                   const torch::Tensor& u, double scale,
+                                   std::vector<torch::Tensor>* grads, torch::Tensor* loss) {
+    return false;
+  }
 };
 
 using VelocityModelPtr = std::shared_ptr<VelocityModel>;

@@ -8,6 +8,10 @@
 // slices' gradients are added in a fixed order: toy2d's step is ~1.4x faster
 // on two threads, tabular8's ~1.3x (fm-bench-train-step).
 //
+// Where the network backpropagates by hand (VelocityModel::regression_gradient,
+// the MLP), each slice, or the whole batch on one thread, takes that path
+// instead of autograd's graph: toy2d's step ~5% faster still (docs/speed.md).
+//
 // The result is the batch's gradient up to float rounding, for networks that
 // treat the rows of a batch independently (the MLP; see
 // VelocityModel::trains_in_row_slices for the other conditions). It depends on
