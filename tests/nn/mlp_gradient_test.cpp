@@ -50,10 +50,17 @@ TEST_P(MLPGradient, EqualsAutogradInFloat64) {
   o.time_embedding_dim = 6;
   auto mlp = test_support::float64_mlp(3, o, 5);
   auto g = make_generator(2);
-  // Wide inputs: softplus's threshold (20) and every activation's tails are crossed.
-  const auto x = 8 * torch::randn({37, 3}, g, torch::kFloat64);
+  // Wide inputs, so that the activations' tails are reached too: softplus
+  // switches to the identity above 20, GELU and SiLU flatten out below -5.
+  const auto x = 25 * torch::randn({37, 3}, g, torch::kFloat64);
   const auto t = torch::rand({37}, g, torch::kFloat64);
   const auto u = torch::randn({37, 3}, g, torch::kFloat64);
+  if (c.time_embedding == "concat" && c.depth > 0) {
+    const auto params = mlp->parameters();
+    const auto z = torch::addmm(params[1], torch::cat({x, t.unsqueeze(1)}, 1), params[0].t());
+    ASSERT_TRUE((z > 20).any().item<bool>());
+    ASSERT_TRUE((z < -5).any().item<bool>());
+  }
   const double scale = 0.37;
   const auto [expected_loss, expected] = autograd_gradient(mlp, x, t, u, scale);
 
@@ -93,6 +100,7 @@ TEST(MLPGradientFloat32, EqualsAutogradToFloat32Rounding) {
   torch::Tensor loss;
   ASSERT_TRUE(mlp->regression_gradient(x, t, u, scale, &grads, &loss));
   EXPECT_NEAR(loss.item<double>(), expected_loss, 1e-5 * expected_loss);
+  ASSERT_EQ(grads.size(), expected.size());
   for (size_t i = 0; i < grads.size(); ++i) {
     const double size = expected[i].abs().max().item<double>();
     EXPECT_LE((grads[i] - expected[i]).abs().max().item<double>(), 1e-5 * size) << i;

@@ -5,6 +5,8 @@
 #include <ATen/Parallel.h>
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <memory>
 #include <mutex>
 #include <set>
 
@@ -126,15 +128,86 @@ TEST(SlicedGradient, AddsToExistingGradientsInPlace) {
   }
 }
 
+// Frozen parameters take autograd's path (the hand-written one gives every
+// parameter a gradient), with the same values for the others.
 TEST(SlicedGradient, FrozenParametersGetNoGradient) {
   ThreadCount two(2);
   auto mlp = small_mlp();
   const auto b = batch(64);
-  auto frozen = mlp->parameters()[0];
-  frozen.set_requires_grad(false);
+  auto params = mlp->parameters();
+  params[0].set_requires_grad(false);
+  const std::vector<torch::Tensor> trainable(params.begin() + 1, params.end());
+  const auto expected =
+      torch::autograd::grad({flow_matching_loss(mlp->forward(b.x, b.t), b.u)}, trainable);
   flow_matching_backward(*mlp, b.x, b.t, b.u);
-  EXPECT_FALSE(frozen.grad().defined());
-  EXPECT_TRUE(mlp->parameters()[1].grad().defined());
+  EXPECT_FALSE(params[0].grad().defined());
+  for (size_t i = 0; i < trainable.size(); ++i) {
+    ASSERT_TRUE(trainable[i].grad().defined()) << i;
+    EXPECT_LT((trainable[i].grad() - expected[i]).abs().max().item<double>(), 1e-13) << i;
+  }
+}
+
+// An MLP that counts the calls of its hand-written backpropagation.
+class CountingMLP : public MLPImpl {
+ public:
+  using MLPImpl::MLPImpl;
+  bool regression_gradient(const torch::Tensor& x, const torch::Tensor& t, const torch::Tensor& u,
+                           double scale, std::vector<torch::Tensor>* grads,
+                           torch::Tensor* loss) override {
+    ++calls;
+    return MLPImpl::regression_gradient(x, t, u, scale, grads, loss);
+  }
+  std::atomic<int> calls{0};
+};
+
+std::shared_ptr<CountingMLP> counting_mlp() {
+  MLPOptions o;
+  o.hidden = 24;
+  o.depth = 3;
+  torch::manual_seed(3);
+  auto mlp = std::make_shared<CountingMLP>(3, o);
+  mlp->to(torch::kFloat64);
+  return mlp;
+}
+
+// The MLP's slices backpropagate by hand, one call each; frozen parameters
+// send it back to autograd.
+TEST(SlicedGradient, MLPSlicesBackpropagateByHand) {
+  ThreadCount two(2);
+  auto mlp = counting_mlp();
+  const auto b = batch(101);
+  flow_matching_backward(*mlp, b.x, b.t, b.u);
+  EXPECT_EQ(mlp->calls, 2);
+  mlp->parameters()[0].set_requires_grad(false);
+  flow_matching_backward(*mlp, b.x, b.t, b.u);
+  EXPECT_EQ(mlp->calls, 2);
+}
+
+// One slice (one thread): the whole batch by hand, equal to autograd's
+// gradient, and added in place on the next call.
+TEST(SlicedGradient, OneSliceBackpropagatesTheWholeBatchByHand) {
+  ThreadCount one(1);
+  auto mlp = counting_mlp();
+  const auto b = batch(64);
+  ASSERT_EQ(gradient_slices(*mlp, 64, torch::kCPU), 1);
+  const auto params = mlp->parameters();
+  auto whole = flow_matching_loss(mlp->forward(b.x, b.t), b.u);
+  const auto expected = torch::autograd::grad({whole}, params);
+
+  auto loss = flow_matching_backward(*mlp, b.x, b.t, b.u);
+  EXPECT_EQ(mlp->calls, 1);
+  EXPECT_FALSE(loss.requires_grad());
+  EXPECT_NEAR(loss.item<double>(), whole.item<double>(), 1e-13);
+  std::vector<torch::Tensor> storage;
+  for (size_t i = 0; i < params.size(); ++i) {
+    EXPECT_LT((params[i].grad() - expected[i]).abs().max().item<double>(), 1e-13) << i;
+    storage.push_back(params[i].grad());
+  }
+  flow_matching_backward(*mlp, b.x, b.t, b.u);
+  for (size_t i = 0; i < params.size(); ++i) {
+    EXPECT_TRUE(params[i].grad().is_same(storage[i])) << i;
+    EXPECT_LT((params[i].grad() - 2 * expected[i]).abs().max().item<double>(), 1e-13) << i;
+  }
 }
 
 }  // namespace

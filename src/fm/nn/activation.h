@@ -1,6 +1,7 @@
 // Pointwise activations of the MLP without autograd (private to fm/nn): the
-// inference forward pass and the forward-mode Jacobian of
-// MLPImpl::velocity_and_divergence use them.
+// inference forward pass, the forward-mode Jacobian of
+// MLPImpl::velocity_and_divergence and the hand-written backpropagation of
+// MLPImpl::regression_gradient use them.
 #pragma once
 
 #include <torch/torch.h>

@@ -63,8 +63,9 @@ class MLPImpl : public VelocityModel {
                                torch::Tensor* div) override;
   // The training gradient by hand-written backpropagation: the forward pass
   // keeps each layer's input and pre-activation, and the backward pass takes
-  // two products per layer and LibTorch's activation derivatives, the work
-  // autograd would do without building its graph. Always returns true.
+  // two products per layer (one for the first) and LibTorch's activation
+  // derivatives: the work autograd would do, without building its graph.
+  // Throws InputError when u is not shaped like x. Always returns true.
   bool regression_gradient(const torch::Tensor& x, const torch::Tensor& t, const torch::Tensor& u,
                            double scale, std::vector<torch::Tensor>* grads,
                            torch::Tensor* loss) override;

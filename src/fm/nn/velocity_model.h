@@ -41,7 +41,10 @@ class VelocityModel : public torch::nn::Module {
   // overrides this: it sets (*grads)[i] to the gradient of the i-th tensor of
   // parameters() (every one, in that order, fresh tensors), *loss to the
   // scaled sum (a detached scalar), and returns true. x, t, u as forward();
-  // grad mode may be on or off. The default returns false and touches nothing.
+  // grad mode may be on or off. Where trains_in_row_slices() is true it is
+  // called from several threads at once, one slice of rows each: it must not
+  // change the module or any other shared state. The default returns false
+  // and touches nothing.
   virtual bool regression_gradient(const torch::Tensor& x, const torch::Tensor& t,
                                    const torch::Tensor& u, double scale,
                                    std::vector<torch::Tensor>* grads, torch::Tensor* loss) {

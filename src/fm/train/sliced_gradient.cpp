@@ -1,8 +1,10 @@
 #include "fm/train/sliced_gradient.h"
 
+#include <string>
 #include <unordered_set>
 #include <vector>
 
+#include "fm/common/error.h"
 #include "fm/common/row_slices.h"
 #include "fm/paths/path.h"
 
@@ -21,6 +23,12 @@ namespace {
 void add_gradients(const std::vector<torch::Tensor>& params,
                    const std::vector<std::vector<torch::Tensor>>& grads) {
   torch::NoGradGuard no_grad;
+  for (const auto& slice : grads) {
+    if (slice.size() != params.size()) {
+      throw RuntimeError("train: a slice returned " + std::to_string(slice.size()) +
+                         " gradients for " + std::to_string(params.size()) + " parameters");
+    }
+  }
   for (size_t i = 0; i < params.size(); ++i) {
     std::vector<torch::Tensor> parts;
     for (const auto& slice : grads) {

@@ -9,8 +9,9 @@
 // on two threads, tabular8's ~1.3x (fm-bench-train-step).
 //
 // Where the network backpropagates by hand (VelocityModel::regression_gradient,
-// the MLP), each slice, or the whole batch on one thread, takes that path
-// instead of autograd's graph: toy2d's step ~5% faster still (docs/speed.md).
+// the MLP), each slice, or the whole batch where there is one slice (one
+// thread, a GPU, a small batch), takes that path instead of autograd's graph:
+// toy2d's step ~7% faster still (docs/speed.md).
 //
 // The result is the batch's gradient up to float rounding, for networks that
 // treat the rows of a batch independently (the MLP; see
