@@ -4,7 +4,10 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <cmath>
+#include <memory>
+#include <string>
 #include <vector>
 
 #include "fm/common/error.h"
@@ -185,6 +188,71 @@ TEST(HutchinsonDivergence, ProbesOfTheWrongShapeThrowInputError) {
   EXPECT_THROW(divergence(field, x, times_like(x, 0.0), options, torch::ones({1, 2, 4}, kF64)),
                InputError);
   EXPECT_THROW(divergence(field, x, times_like(x, 0.0), options), InputError);
+}
+
+// --- rows per autograd pass --------------------------------------------------
+
+// A nonlinear field that records the largest batch it was called with.
+struct RecordingField {
+  torch::Tensor w, b;
+  std::shared_ptr<int64_t> largest = std::make_shared<int64_t>(0);
+  std::shared_ptr<int64_t> calls = std::make_shared<int64_t>(0);
+  Velocity velocity() const {
+    return [w = w, b = b, largest = largest, calls = calls](const torch::Tensor& x,
+                                                            const torch::Tensor& t) {
+      *largest = std::max(*largest, x.size(0));
+      ++*calls;
+      return torch::tanh(x.matmul(w.t()) + b) * (1 + t.unsqueeze(1)) + x.pow(3) / 3.0;
+    };
+  }
+};
+
+// Ten rows at four a pass: three passes of at most four rows (4, 4, 2), each
+// row's velocity and divergence as in one pass over the batch, for both
+// estimators (Hutchinson with the same probes).
+TEST(RowsPerPass, GivesTheWholeBatchesResultsInPassesOfAtMostThatManyRows) {
+  auto gen = make_generator(21);
+  RecordingField field{torch::randn({3, 3}, gen, kF64), torch::randn({3}, gen, kF64)};
+  const auto x = torch::randn({10, 3}, gen, kF64);
+  const auto t = torch::rand({10}, gen, kF64);
+  for (const auto& estimator : {std::string("exact"), std::string("hutchinson")}) {
+    DivergenceOptions whole;
+    whole.estimator = estimator;
+    whole.n_probes = 2;
+    const auto probes = draw_probes(x, whole, gen);
+    const auto expected = divergence(field.velocity(), x, t, whole, probes);
+    EXPECT_EQ(*field.largest, 10);
+
+    DivergenceOptions passes = whole;
+    passes.rows_per_pass = 4;
+    *field.largest = 0, *field.calls = 0;
+    const auto div = divergence(field.velocity(), x, t, passes, probes);
+    EXPECT_EQ(*field.largest, 4) << estimator;
+    EXPECT_EQ(*field.calls, 3) << estimator;
+    EXPECT_FALSE(div.requires_grad());
+    // Tolerance: float64 rounding of the same per-row sums.
+    EXPECT_LT((div - expected).abs().max().item<double>(), 1e-12) << estimator;
+  }
+}
+
+// Differentiated results need the whole graph: rows_per_pass does not apply.
+TEST(RowsPerPass, CreateGraphTakesTheWholeBatchAtOnce) {
+  auto gen = make_generator(22);
+  RecordingField field{torch::randn({3, 3}, gen, kF64), torch::randn({3}, gen, kF64)};
+  const auto x = torch::randn({10, 3}, gen, kF64);
+  DivergenceOptions options;
+  options.rows_per_pass = 4;
+  auto div = divergence(field.velocity(), x, times_like(x, 0.5), options, {},
+                        /*create_graph=*/true);
+  EXPECT_EQ(*field.largest, 10);
+}
+
+TEST(RowsPerPass, NegativeThrowsInputError) {
+  auto x = torch::ones({2, 3}, kF64);
+  DivergenceOptions options;
+  options.rows_per_pass = -1;
+  EXPECT_THROW(divergence(linear(torch::eye(3, kF64)), x, times_like(x, 0.0), options),
+               InputError);
 }
 
 TEST(DrawProbes, RademacherIsPlusOrMinusOneWithTheRequestedShape) {

@@ -40,6 +40,20 @@ TEST(UNet, ParameterCountMatchesReferenceWithDefaults) {
   EXPECT_EQ(unet->describe(), "unet 32x[1, 2, 2], 1 res/level, 776,929 parameters");
 }
 
+// fm-eval's rows per autograd pass: 256 MiB over ~178 bytes for each of the
+// 40,768 level activations of a default 28x28 image (36), fewer for wider
+// networks or larger images, never 0.
+TEST(UNet, DivergenceRowsPerPassFollowTheActivations) {
+  EXPECT_EQ(UNet(kMnist, UNetOptions{})->divergence_rows_per_pass(), 36);
+  UNetOptions wide;
+  wide.channels = 64;
+  EXPECT_EQ(UNet(kMnist, wide)->divergence_rows_per_pass(), 18);
+  UNetOptions narrow;
+  narrow.channels = 8;
+  // 512x512 images: 3.4 million level activations, over 256 MiB for one.
+  EXPECT_EQ(UNet(std::vector<int64_t>{1, 512, 512}, narrow)->divergence_rows_per_pass(), 1);
+}
+
 // Counts the documented structure block by block: one skip per level, the
 // skip joining the first up block of its level, attention after every res
 // block at height 8 and between the two middle blocks.

@@ -1,5 +1,6 @@
 #include <c10/core/InferenceMode.h>
 
+#include <algorithm>
 #include <string>
 #include <vector>
 
@@ -98,6 +99,10 @@ void validate(const DivergenceOptions& options) {
   if (options.n_probes < 1) {
     throw InputError("likelihood: n_probes=" + std::to_string(options.n_probes) + " must be >= 1");
   }
+  if (options.rows_per_pass < 0) {
+    throw InputError("likelihood: rows_per_pass=" + std::to_string(options.rows_per_pass) +
+                     " must be >= 0");
+  }
 }
 
 VelocityDivergence velocity_and_divergence(const Velocity& v, const torch::Tensor& x,
@@ -110,6 +115,33 @@ VelocityDivergence velocity_and_divergence(const Velocity& v, const torch::Tenso
   }
   const bool hutchinson = options.estimator == "hutchinson";
   if (hutchinson) check_probes(probes, x);
+  check_batch(x, "x");
+
+  // A batch larger than one pass: the same evaluation in the fewest passes of
+  // at most rows_per_pass rows, of equal size (64 rows at 36 a pass: two of
+  // 32), each pass's graph freed before the next.
+  const int64_t batch = x.size(0);
+  if (!create_graph && options.rows_per_pass > 0 && batch > options.rows_per_pass) {
+    const int64_t passes = (batch + options.rows_per_pass - 1) / options.rows_per_pass;
+    const int64_t rows = (batch + passes - 1) / passes;
+    DivergenceOptions one_pass = options;
+    one_pass.rows_per_pass = 0;
+    VelocityDivergence whole;
+    for (int64_t begin = 0; begin < batch; begin += rows) {
+      const int64_t count = std::min(rows, batch - begin);
+      auto part = velocity_and_divergence(v, x.narrow(0, begin, count), t.narrow(0, begin, count),
+                                          one_pass,
+                                          hutchinson ? probes.narrow(1, begin, count) : probes,
+                                          /*create_graph=*/false);
+      if (!whole.v.defined()) {
+        whole.v = torch::empty(x.sizes(), part.v.options());
+        whole.div = torch::empty({batch}, part.div.options());
+      }
+      whole.v.narrow(0, begin, count).copy_(part.v);
+      whole.div.narrow(0, begin, count).copy_(part.div);
+    }
+    return whole;
+  }
 
   // Grad mode on even under a caller's NoGradGuard: the divergence is a derivative.
   torch::AutoGradMode grad_on(true);

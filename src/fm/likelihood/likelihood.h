@@ -30,6 +30,11 @@ struct DivergenceOptions {
   std::string estimator = "exact";  // "exact" (d VJPs, batched) or "hutchinson"
   std::string probe = "gaussian";   // hutchinson: "gaussian" or "rademacher"
   int64_t n_probes = 1;             // hutchinson: probes averaged per sample
+  // Rows per autograd pass when the result is not differentiated (0: the
+  // whole batch in one pass). One pass's graph is what an evaluation holds at
+  // its peak, so this caps memory; as v treats samples independently (see
+  // divergence()), the results equal the whole batch's up to rounding.
+  int64_t rows_per_pass = 0;
 };
 
 // Divergence of v at (x, t), one value per sample. x: (B, ...), t: (B,) -> (B,).

@@ -36,6 +36,12 @@ class VelocityModel : public torch::nn::Module {
   // region. The default is false.
   virtual bool trains_in_row_slices() const { return false; }
 
+  // Rows per autograd pass for a divergence that is not differentiated
+  // (DivergenceOptions::rows_per_pass, set by fm-eval): a network whose
+  // autograd graph is large per row caps the memory of an evaluation with it.
+  // 0, the default: the whole batch in one pass.
+  virtual int64_t divergence_rows_per_pass() const { return 0; }
+
   // Optional fast path for training. A network that can compute the gradient
   // of sum((v(x, t) - u)^2) * scale over its parameters without autograd
   // overrides this: it sets (*grads)[i] to the gradient of the i-th tensor of

@@ -144,7 +144,10 @@ NllReport evaluate_nll(VelocityModel& model, Dataset& dataset, const EvalOptions
   Velocity velocity = [&model](const torch::Tensor& x, const torch::Tensor& t) {
     return model.forward(x, t);
   };
-  EvalOptions run = options;  // plus the network's analytic exact divergence, if it has one
+  // Plus the network's analytic exact divergence, if it has one, and the rows
+  // per autograd pass that keep its graph's memory bounded.
+  EvalOptions run = options;
+  run.likelihood.divergence.rows_per_pass = model.divergence_rows_per_pass();
   run.likelihood.exact_divergence = [&model](const torch::Tensor& x, const torch::Tensor& t,
                                              torch::Tensor* v, torch::Tensor* div) {
     return model.velocity_and_divergence(x, t, v, div);
