@@ -1,5 +1,6 @@
 #include "common/program.h"
 
+#include <dlfcn.h>
 #include <spdlog/spdlog.h>
 #include <torch/torch.h>
 
@@ -35,6 +36,47 @@ std::string loaded_blas() {
     }
   }
   return "";
+}
+
+// The kernel set OpenBLAS chose for this CPU ("Haswell", "SkylakeX", ...), or
+// "" when the BLAS is not OpenBLAS.
+std::string openblas_core() {
+  using CoreName = char* (*)();
+  auto name = reinterpret_cast<CoreName>(dlsym(RTLD_DEFAULT, "openblas_get_corename"));
+  const char* core = name != nullptr ? name() : nullptr;
+  return core != nullptr ? core : "";
+}
+
+// Whether OpenBLAS runs kernels without AVX2 on a CPU that has it: it picks
+// them by CPU model, and Debian 12's OpenBLAS 0.3.21 takes models newer than
+// it (seen: Intel family 6 model 207) for a generic "Prescott", whose matrix
+// products were ~5x slower there than with OPENBLAS_CORETYPE=SkylakeX.
+bool openblas_below_cpu(const std::string& core) {
+#if defined(__x86_64__)
+  __builtin_cpu_init();
+  if (core.empty() || !__builtin_cpu_supports("avx2")) return false;
+  std::string lower = core;
+  std::transform(lower.begin(), lower.end(), lower.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  for (const char* modern : {"haswell", "skylakex", "cooperlake", "sapphirerapids", "zen"}) {
+    if (lower == modern) return false;
+  }
+  return true;
+#else
+  return false;
+#endif
+}
+
+// The OPENBLAS_CORETYPE that suits this CPU.
+std::string suited_openblas_core() {
+#if defined(__x86_64__)
+  __builtin_cpu_init();
+  if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+      __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq")) {
+    return "SkylakeX";
+  }
+#endif
+  return "Haswell";
 }
 
 // LibTorch 1.x ships AVX-512 versions of its pointwise kernels but runs the
@@ -90,8 +132,16 @@ void set_up_runtime(const std::string& program, const CommonFlags& flags) {
   if (got != wanted) spdlog::warn("asked for {} threads, LibTorch uses {}", wanted, got);
 
   std::string blas = loaded_blas();
+  const std::string core = openblas_core();
+  if (!core.empty()) blas += " (OpenBLAS " + core + ")";
   spdlog::info("{} | LibTorch {} | {} threads | BLAS {} | kernels {}", program, TORCH_VERSION, got,
                blas.empty() ? "not loaded yet" : blas, kernels);
+  if (openblas_below_cpu(core)) {
+    spdlog::warn(
+        "OpenBLAS does not know this CPU and runs its generic '{}' kernels, several times "
+        "slower than this CPU allows; start with OPENBLAS_CORETYPE={} in the environment",
+        core, suited_openblas_core());
+  }
   if (blas.find("/blas/libblas") != std::string::npos) {
     spdlog::warn(
         "the reference BLAS is active (20-30x slower matrix products); install "

@@ -454,6 +454,53 @@ def machine_info(build):
     return f"{cpu}, {os.cpu_count()} cores, {platform.system()} {platform.release()}"
 
 
+# OpenBLAS kernel sets with AVX2 or wider. OpenBLAS picks its kernels by CPU
+# model, and Debian 12's 0.3.21 takes models newer than it (seen: Intel family 6
+# model 207) for a generic "Prescott" (SSE3), whose products ran at 60 GFLOP/s
+# there on two threads against 222-287 with OPENBLAS_CORETYPE=SkylakeX.
+MODERN_OPENBLAS_CORES = {"haswell", "skylakex", "cooperlake", "sapphirerapids", "zen"}
+
+
+def openblas_core():
+    """The kernel set OpenBLAS picks in a child of this environment ('' if the
+    system BLAS is not OpenBLAS)."""
+    code = ("import ctypes\n"
+            "lib = ctypes.CDLL('libblas.so.3')\n"
+            "f = getattr(lib, 'openblas_get_corename', None)\n"
+            "if f:\n"
+            "    f.restype = ctypes.c_char_p\n"
+            "    print(f().decode())\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    return out.stdout.strip()
+
+
+def tune_openblas():
+    """Where OpenBLAS runs kernels older than this CPU's AVX2 or AVX-512, names
+    the right ones in OPENBLAS_CORETYPE for every process of the run (both
+    sides), as a PyTorch user who looked would. Returns what the results say
+    of it."""
+    core = openblas_core()
+    if not core:
+        return ""
+    if "OPENBLAS_CORETYPE" in os.environ:
+        return f"OpenBLAS {core} (OPENBLAS_CORETYPE from the caller)"
+    flags = set()
+    with open("/proc/cpuinfo") as f:
+        for line in f:
+            if line.startswith("flags"):
+                flags = set(line.split(":", 1)[1].split())
+                break
+    if "avx2" not in flags or core.lower() in MODERN_OPENBLAS_CORES:
+        return f"OpenBLAS {core}"
+    wanted = ("SkylakeX" if {"avx512f", "avx512bw", "avx512vl", "avx512dq"} <= flags
+              else "Haswell")
+    os.environ["OPENBLAS_CORETYPE"] = wanted
+    print(f"bench: OpenBLAS took this CPU for '{core}'; both sides run with "
+          f"OPENBLAS_CORETYPE={wanted}", flush=True)
+    return (f"OpenBLAS {wanted} (OPENBLAS_CORETYPE={wanted}, set by the bench: OpenBLAS "
+            f"took this CPU for '{core}')")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--build", help="folder with fm-train, fm-sample, fm-eval")
@@ -479,9 +526,11 @@ def main():
     workloads = args.workloads.split(",")
 
     started = time.time()
+    blas_core = tune_openblas()  # before any child starts: both sides inherit it
     meta = dict(date=datetime.date.today().isoformat(), machine=machine_info(args.build),
                 threads=args.threads, reps=args.reps, load_start=os.getloadavg()[0],
-                blas=os.path.realpath("/usr/lib/x86_64-linux-gnu/libblas.so.3"),
+                blas=os.path.realpath("/usr/lib/x86_64-linux-gnu/libblas.so.3") +
+                (f", {blas_core}" if blas_core else ""),
                 later_train_steps=later_steps, nll_n=nll_n)
     print(f"bench: {meta['machine']}; load {meta['load_start']:.2f}", flush=True)
     shapes = sorted(set(RATE_SHAPES.values()) | {(2000, 512, 512)})
