@@ -58,7 +58,8 @@ bool openblas_below_cpu(const std::string& core) {
   std::string lower = core;
   std::transform(lower.begin(), lower.end(), lower.begin(),
                  [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  for (const char* modern : {"haswell", "skylakex", "cooperlake", "sapphirerapids", "zen"}) {
+  for (const char* modern :
+       {"haswell", "skylakex", "cooperlake", "sapphirerapids", "zen", "dhyana", "excavator"}) {
     if (lower == modern) return false;
   }
   return true;
@@ -136,7 +137,7 @@ void set_up_runtime(const std::string& program, const CommonFlags& flags) {
   if (!core.empty()) blas += " (OpenBLAS " + core + ")";
   spdlog::info("{} | LibTorch {} | {} threads | BLAS {} | kernels {}", program, TORCH_VERSION, got,
                blas.empty() ? "not loaded yet" : blas, kernels);
-  if (openblas_below_cpu(core)) {
+  if (openblas_below_cpu(core) && std::getenv("OPENBLAS_CORETYPE") == nullptr) {
     spdlog::warn(
         "OpenBLAS does not know this CPU and runs its generic '{}' kernels, several times "
         "slower than this CPU allows; start with OPENBLAS_CORETYPE={} in the environment",

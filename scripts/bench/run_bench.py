@@ -458,7 +458,8 @@ def machine_info(build):
 # model, and Debian 12's 0.3.21 takes models newer than it (seen: Intel family 6
 # model 207) for a generic "Prescott" (SSE3), whose products ran at 60 GFLOP/s
 # there on two threads against 222-287 with OPENBLAS_CORETYPE=SkylakeX.
-MODERN_OPENBLAS_CORES = {"haswell", "skylakex", "cooperlake", "sapphirerapids", "zen"}
+MODERN_OPENBLAS_CORES = {"haswell", "skylakex", "cooperlake", "sapphirerapids", "zen", "dhyana",
+                         "excavator"}
 
 
 def openblas_core():
@@ -495,9 +496,16 @@ def tune_openblas():
     wanted = ("SkylakeX" if {"avx512f", "avx512bw", "avx512vl", "avx512dq"} <= flags
               else "Haswell")
     os.environ["OPENBLAS_CORETYPE"] = wanted
+    taken = openblas_core()  # a build without runtime dispatch ignores the variable
+    if taken.lower() != wanted.lower():
+        del os.environ["OPENBLAS_CORETYPE"]
+        print(f"bench: warning: OpenBLAS runs its '{core}' kernels on this CPU and did not "
+              f"take OPENBLAS_CORETYPE={wanted}; the reference's products are slow here",
+              flush=True)
+        return f"OpenBLAS {core} (older than this CPU; OPENBLAS_CORETYPE not taken)"
     print(f"bench: OpenBLAS took this CPU for '{core}'; both sides run with "
           f"OPENBLAS_CORETYPE={wanted}", flush=True)
-    return (f"OpenBLAS {wanted} (OPENBLAS_CORETYPE={wanted}, set by the bench: OpenBLAS "
+    return (f"OpenBLAS {taken} (OPENBLAS_CORETYPE={wanted}, set by the bench: OpenBLAS "
             f"took this CPU for '{core}')")
 
 

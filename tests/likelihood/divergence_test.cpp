@@ -207,7 +207,7 @@ struct RecordingField {
   }
 };
 
-// Ten rows at four a pass: three passes of at most four rows (4, 4, 2), each
+// Ten rows at four a pass: three passes of at most four rows (4, 3, 3), each
 // row's velocity and divergence as in one pass over the batch, for both
 // estimators (Hutchinson with the same probes).
 TEST(RowsPerPass, GivesTheWholeBatchesResultsInPassesOfAtMostThatManyRows) {
@@ -245,6 +245,14 @@ TEST(RowsPerPass, CreateGraphTakesTheWholeBatchAtOnce) {
   auto div = divergence(field.velocity(), x, times_like(x, 0.5), options, {},
                         /*create_graph=*/true);
   EXPECT_EQ(*field.largest, 10);
+}
+
+TEST(RowsPerPass, TimesOfAnotherShapeThrowInputError) {
+  auto x = torch::ones({6, 3}, kF64);
+  DivergenceOptions options;
+  options.rows_per_pass = 4;
+  EXPECT_THROW(divergence(linear(torch::eye(3, kF64)), x, torch::zeros({1}, kF64), options),
+               InputError);
 }
 
 TEST(RowsPerPass, NegativeThrowsInputError) {

@@ -41,13 +41,21 @@ TEST(UNet, ParameterCountMatchesReferenceWithDefaults) {
 }
 
 // fm-eval's rows per autograd pass: 256 MiB over ~178 bytes for each of the
-// 40,768 level activations of a default 28x28 image (36), fewer for wider
-// networks or larger images, never 0.
+// 40,768 level activations of a default 28x28 image (36), fewer for wider or
+// deeper networks, attention or larger images, never 0.
 TEST(UNet, DivergenceRowsPerPassFollowTheActivations) {
   EXPECT_EQ(UNet(kMnist, UNetOptions{})->divergence_rows_per_pass(), 36);
   UNetOptions wide;
   wide.channels = 64;
   EXPECT_EQ(UNet(kMnist, wide)->divergence_rows_per_pass(), 18);
+  UNetOptions deep;
+  deep.num_res_blocks = 2;
+  EXPECT_EQ(UNet(kMnist, deep)->divergence_rows_per_pass(), 18);
+  // Attention at 14x14 (level 1, two blocks) adds 2 x 2 x 196^2 x 4 bytes of
+  // scores to the 7.26 MB: 7.87 MB, 34 images.
+  UNetOptions attending;
+  attending.attention_resolutions = {14};
+  EXPECT_EQ(UNet(kMnist, attending)->divergence_rows_per_pass(), 34);
   UNetOptions narrow;
   narrow.channels = 8;
   // 512x512 images: 3.4 million level activations, over 256 MiB for one.

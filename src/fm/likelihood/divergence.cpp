@@ -1,6 +1,5 @@
 #include <c10/core/InferenceMode.h>
 
-#include <algorithm>
 #include <string>
 #include <vector>
 
@@ -113,22 +112,26 @@ VelocityDivergence velocity_and_divergence(const Velocity& v, const torch::Tenso
         "likelihood: divergence needs autograd and cannot run under c10::InferenceMode; "
         "use torch::NoGradGuard instead");
   }
+  check_batch(x, "x");
   const bool hutchinson = options.estimator == "hutchinson";
   if (hutchinson) check_probes(probes, x);
-  check_batch(x, "x");
 
   // A batch larger than one pass: the same evaluation in the fewest passes of
-  // at most rows_per_pass rows, of equal size (64 rows at 36 a pass: two of
-  // 32), each pass's graph freed before the next.
+  // at most rows_per_pass rows, their sizes differing by one at most (64 rows
+  // at 36 a pass: two of 32; 10 at 4: 4, 3 and 3), each pass's graph freed
+  // before the next.
   const int64_t batch = x.size(0);
   if (!create_graph && options.rows_per_pass > 0 && batch > options.rows_per_pass) {
+    if (t.dim() != 1 || t.size(0) != batch) {
+      throw InputError("likelihood: t has shape " + shape_of(t) + ", expected [" +
+                       std::to_string(batch) + "] for x of shape " + shape_of(x));
+    }
     const int64_t passes = (batch + options.rows_per_pass - 1) / options.rows_per_pass;
-    const int64_t rows = (batch + passes - 1) / passes;
     DivergenceOptions one_pass = options;
     one_pass.rows_per_pass = 0;
     VelocityDivergence whole;
-    for (int64_t begin = 0; begin < batch; begin += rows) {
-      const int64_t count = std::min(rows, batch - begin);
+    for (int64_t pass = 0, begin = 0; pass < passes; ++pass) {
+      const int64_t count = batch / passes + (pass < batch % passes ? 1 : 0);
       auto part = velocity_and_divergence(v, x.narrow(0, begin, count), t.narrow(0, begin, count),
                                           one_pass,
                                           hutchinson ? probes.narrow(1, begin, count) : probes,
@@ -139,6 +142,7 @@ VelocityDivergence velocity_and_divergence(const Velocity& v, const torch::Tenso
       }
       whole.v.narrow(0, begin, count).copy_(part.v);
       whole.div.narrow(0, begin, count).copy_(part.div);
+      begin += count;
     }
     return whole;
   }

@@ -31,7 +31,8 @@ struct DivergenceOptions {
   std::string probe = "gaussian";   // hutchinson: "gaussian" or "rademacher"
   int64_t n_probes = 1;             // hutchinson: probes averaged per sample
   // Rows per autograd pass when the result is not differentiated (0: the
-  // whole batch in one pass). One pass's graph is what an evaluation holds at
+  // whole batch in one pass; else the fewest passes of at most this many
+  // rows, their sizes differing by one at most). One pass's graph is what an evaluation holds at
   // its peak, so this caps memory; as v treats samples independently (see
   // divergence()), the results equal the whole batch's up to rounding.
   int64_t rows_per_pass = 0;

@@ -24,7 +24,8 @@ VelocityDivergence velocity_and_divergence(const Velocity& v, const torch::Tenso
                                            const torch::Tensor& t, const DivergenceOptions& options,
                                            const torch::Tensor& probes, bool create_graph);
 
-// Throws InputError for an unknown estimator or probe, or n_probes < 1.
+// Throws InputError for an unknown estimator or probe, n_probes < 1 or
+// rows_per_pass < 0.
 void validate(const DivergenceOptions& options);
 
 }  // namespace fm::likelihood

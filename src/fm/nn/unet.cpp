@@ -278,20 +278,32 @@ torch::Tensor UNetImpl::forward_up(torch::Tensor h, const torch::Tensor& temb,
 }
 
 int64_t UNetImpl::divergence_rows_per_pass() const {
-  // The graph of a forward pass grows with the activations at every level:
-  // channels * mult * (H * W / 4^level) floats per image. The graph's bytes
-  // per such float, measured on the default U-Net (Fashion-MNIST, Hutchinson,
-  // RK4 10, batch 64 against 32: 232 MB less peak memory for 32 fewer images,
-  // 40,768 such floats an image), are ~178: some 44 saved floats for each.
+  // The graph of a forward pass grows with the activations of the res blocks
+  // at every level: channels * mult * (H * W / 4^level) floats per image and
+  // block. The graph's bytes per such float, measured on the default U-Net
+  // (one res block a level; Fashion-MNIST, Hutchinson, RK4 10, batch 64
+  // against 32: 232 MB less peak memory for 32 fewer images, 40,768 such
+  // floats an image), are ~178: some 44 saved floats for each. An attention
+  // block also keeps its scores and their softmax, 2 x heads x positions^2
+  // floats, which the activation count does not cover.
   constexpr double kGraphBudgetBytes = 256.0 * 1024 * 1024;
   constexpr double kGraphBytesPerActivation = 178.0;
-  double floats = 0.0, area = static_cast<double>(data_shape_[1] * data_shape_[2]);
-  for (int64_t mult : options_.channel_mult) {
-    floats += static_cast<double>(options_.channels * mult) * area;
+  const auto& o = options_;
+  const int64_t levels = static_cast<int64_t>(o.channel_mult.size());
+  double bytes = 0.0, area = static_cast<double>(data_shape_[1] * data_shape_[2]);
+  for (int64_t level = 0; level < levels; ++level) {
+    const double blocks = static_cast<double>(o.num_res_blocks);
+    bytes += kGraphBytesPerActivation * static_cast<double>(o.channels * o.channel_mult[level]) *
+             area * blocks;
+    if (has_attention(level)) {
+      // After every res block down and up, and between the middle blocks.
+      const double attention_blocks = 2.0 * blocks + (level + 1 == levels ? 1.0 : 0.0);
+      bytes += attention_blocks * 2.0 * static_cast<double>(o.num_heads) * area * area *
+               static_cast<double>(sizeof(float));
+    }
     area /= 4.0;
   }
-  return std::max<int64_t>(
-      1, static_cast<int64_t>(kGraphBudgetBytes / (kGraphBytesPerActivation * floats)));
+  return std::max<int64_t>(1, static_cast<int64_t>(kGraphBudgetBytes / bytes));
 }
 
 std::string UNetImpl::describe() const {

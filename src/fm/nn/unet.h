@@ -103,8 +103,10 @@ class UNetImpl : public VelocityModel {
   // parallel region. A primitive planned for two threads ran nested on one and
   // waited for its second thread forever (LibTorch 1.13, oneDNN 2.6).
   bool trains_in_row_slices() const override { return false; }
-  // Enough images that one pass's graph stays near 256 MiB (at least 1): 36
-  // for the default U-Net on 28x28 images, whose graph holds ~7.2 MB an image.
+  // Enough images that one pass's graph stays near 256 MiB (at least 1), by
+  // an estimate from the activations of its res blocks and the scores of its
+  // attention blocks: 36 for the default U-Net on 28x28 images, whose graph
+  // holds ~7.2 MB an image.
   int64_t divergence_rows_per_pass() const override;
 
   const UNetOptions& options() const { return options_; }
