@@ -38,6 +38,18 @@ std::string loaded_blas() {
   return "";
 }
 
+// Whether this CPU has the AVX-512 subsets that LibTorch's AVX-512 kernels and
+// OpenBLAS's SkylakeX kernels use (F, BW, VL, DQ).
+bool cpu_has_avx512() {
+#if defined(__x86_64__)
+  __builtin_cpu_init();
+  return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+         __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq");
+#else
+  return false;
+#endif
+}
+
 // The kernel set OpenBLAS chose for this CPU ("Haswell", "SkylakeX", ...), or
 // "" when the BLAS is not OpenBLAS.
 std::string openblas_core() {
@@ -69,16 +81,7 @@ bool openblas_below_cpu(const std::string& core) {
 }
 
 // The OPENBLAS_CORETYPE that suits this CPU.
-std::string suited_openblas_core() {
-#if defined(__x86_64__)
-  __builtin_cpu_init();
-  if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-      __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq")) {
-    return "SkylakeX";
-  }
-#endif
-  return "Haswell";
-}
+std::string suited_openblas_core() { return cpu_has_avx512() ? "SkylakeX" : "Haswell"; }
 
 // LibTorch 1.x ships AVX-512 versions of its pointwise kernels but runs the
 // AVX2 ones unless ATEN_CPU_CAPABILITY says otherwise; on this project's
@@ -89,14 +92,10 @@ std::string suited_openblas_core() {
 std::string choose_kernels() {
   const char* set = std::getenv("ATEN_CPU_CAPABILITY");
   if (set != nullptr) return set;
-#if defined(__x86_64__)
-  __builtin_cpu_init();
-  if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-      __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq")) {
+  if (cpu_has_avx512()) {
     setenv("ATEN_CPU_CAPABILITY", "avx512", 0);
     return "avx512";
   }
-#endif
   return "LibTorch's default";
 }
 

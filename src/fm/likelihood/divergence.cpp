@@ -175,7 +175,6 @@ torch::Tensor divergence(const Velocity& v, const torch::Tensor& x, const torch:
                          const DivergenceOptions& options, const torch::Tensor& probes,
                          bool create_graph) {
   likelihood::validate(options);
-  likelihood::check_batch(x, "x");
   return likelihood::velocity_and_divergence(v, x, t, options, probes, create_graph).div;
 }
 

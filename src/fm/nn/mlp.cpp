@@ -111,15 +111,19 @@ void MLPImpl::check_input(const torch::Tensor& x, const torch::Tensor& t) const 
   }
 }
 
+torch::Tensor MLPImpl::network_input(const torch::Tensor& x, const torch::Tensor& t) const {
+  const auto t_x = t.to(x.options());
+  const auto time = options_.time_embedding == "concat"
+                        ? t_x.unsqueeze(1)
+                        : sinusoidal_embedding(t_x, options_.time_embedding_dim);
+  return torch::cat({x, time.to(x.dtype())}, 1);
+}
+
 torch::Tensor MLPImpl::forward(const torch::Tensor& x, const torch::Tensor& t) {
   check_input(x, t);
   if (!torch::GradMode::is_enabled()) return inference_forward(x, t);
-  auto t_x = t.to(x.options());
-  auto time = options_.time_embedding == "concat"
-                  ? t_x.unsqueeze(1)
-                  : sinusoidal_embedding(t_x, options_.time_embedding_dim);
   // net_'s layers, with products from matmul.h instead of net_->forward().
-  auto h = torch::cat({x, time.to(x.dtype())}, 1);
+  auto h = network_input(x, t);
   for (size_t k = 0; k + 1 < layers_.size(); ++k) {
     h = nn_detail::activate(nn_detail::linear(h, layers_[k]->weight, layers_[k]->bias),
                             options_.activation);
@@ -251,14 +255,10 @@ bool MLPImpl::regression_gradient(const torch::Tensor& x, const torch::Tensor& t
                      shape_string(x.sizes().vec()));
   }
   torch::NoGradGuard no_grad;
-  const auto t_x = t.to(x.options());
-  const auto time = options_.time_embedding == "concat"
-                        ? t_x.unsqueeze(1)
-                        : sinusoidal_embedding(t_x, options_.time_embedding_dim);
   // Forward: each layer's input, and each hidden layer's pre-activation.
   const size_t n_layers = layers_.size();
   std::vector<torch::Tensor> inputs(n_layers), pre(n_layers);
-  inputs[0] = torch::cat({x, time.to(x.dtype())}, 1);
+  inputs[0] = network_input(x, t);
   for (size_t k = 0; k + 1 < n_layers; ++k) {
     pre[k] = nn_detail::affine(inputs[k], layers_[k]->weight, layers_[k]->bias);
     inputs[k + 1] = nn_detail::activate(pre[k], options_.activation);

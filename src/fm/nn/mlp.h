@@ -76,6 +76,8 @@ class MLPImpl : public VelocityModel {
 
  private:
   void check_input(const torch::Tensor& x, const torch::Tensor& t) const;
+  // [x, e(t)]: the first layer's input, (B, D + time features).
+  torch::Tensor network_input(const torch::Tensor& x, const torch::Tensor& t) const;
   // W_1 [x, e(t)] + b_1 for grad mode off, without building the concatenation. (B, hidden)
   torch::Tensor first_preactivation(const torch::Tensor& x, const torch::Tensor& t);
   torch::Tensor inference_forward(const torch::Tensor& x, const torch::Tensor& t);

@@ -54,14 +54,15 @@ torch::Tensor flow_matching_backward(VelocityModel& model, const torch::Tensor& 
   const int64_t slices = gradient_slices(model, rows, x_t.device());
 
   // Each trainable tensor once, even if registered under two names.
+  const auto registered = model.parameters();
   std::vector<torch::Tensor> params;
   std::unordered_set<const void*> seen;
-  for (const auto& p : model.parameters()) {
+  for (const auto& p : registered) {
     if (p.requires_grad() && seen.insert(p.unsafeGetTensorImpl()).second) params.push_back(p);
   }
   // The network's own backpropagation (VelocityModel::regression_gradient)
   // gives every parameter's gradient: only when every one is wanted, once.
-  const bool whole_model = params.size() == model.parameters().size();
+  const bool whole_model = params.size() == registered.size();
   // The batch mean as a sum: each slice's share is its sum of squares over
   // the whole batch's element count.
   const double scale = 1.0 / static_cast<double>(u_t.numel());
