@@ -151,6 +151,29 @@ TEST(MLPInference, GradModeOffMatchesTheAutogradPathForEqualAndMixedTimes) {
   }
 }
 
+// float32, where SiLU's hidden layers take the fused bias and activation
+// (add_bias_activate_), for every activation, depth 0 (a single affine layer)
+// to 3, one t for all rows (its column folded into the bias) or mixed t.
+TEST(MLPInference, Float32GradModeOffMatchesTheAutogradPath) {
+  for (const char* activation : {"silu", "relu", "gelu", "tanh", "softplus"}) {
+    for (const char* time : {"concat", "sinusoidal"}) {
+      for (int64_t depth : {0, 1, 3}) {
+        torch::manual_seed(13);
+        MLP mlp(4, options_for(activation, time, depth));
+        auto gen = make_generator(14);
+        auto x = torch::randn({300, 4}, gen).mul_(3);
+        for (const auto& t : {torch::full({300}, 0.75), torch::rand({300}, gen)}) {
+          auto expected = mlp->forward(x, t).detach();
+          torch::NoGradGuard no_grad;
+          // Outputs ~0.1-1; float32 with other summation orders: 1e-5.
+          EXPECT_LT(max_abs(mlp->forward(x, t) - expected), 1e-5)
+              << activation << " " << time << " depth " << depth;
+        }
+      }
+    }
+  }
+}
+
 TEST(VelocityModel, NetworksWithoutAnAnalyticDivergenceReturnFalse) {
   UNet unet(std::vector<int64_t>{1, 8, 8}, UNetOptions{});
   torch::Tensor v, div;

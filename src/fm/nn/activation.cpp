@@ -1,6 +1,7 @@
 #include "fm/nn/activation.h"
 
 #include "fm/common/error.h"
+#include "fm/nn/bias_silu.h"
 
 namespace fm::nn_detail {
 namespace {
@@ -32,6 +33,18 @@ torch::Tensor activate_(torch::Tensor z, const std::string& name) {
   if (name == "tanh") return torch::tanh_(z);
   if (name == "softplus") return torch::softplus(z, kSoftplusBeta, kSoftplusThreshold);
   unknown(name);
+}
+
+torch::Tensor add_bias_activate_(torch::Tensor z, const torch::Tensor& bias,
+                                 const std::string& name) {
+  if (!bias.defined()) return activate_(z, name);
+  const bool fused = name == "silu" && z.scalar_type() == torch::kFloat && z.device().is_cpu() &&
+                     z.dim() == 2 && z.is_contiguous() && bias.scalar_type() == torch::kFloat &&
+                     bias.device().is_cpu() && bias.dim() == 1 && bias.size(0) == z.size(1);
+  if (!fused) return activate_(z.add_(bias), name);
+  const auto b = bias.contiguous();
+  add_bias_silu(z.data_ptr<float>(), z.size(0), z.size(1), b.data_ptr<float>());
+  return z;
 }
 
 ActivationAndSlope activate_with_slope_(torch::Tensor z, const std::string& name) {

@@ -17,6 +17,14 @@ namespace fm::nn_detail {
 // NoGradGuard or InferenceMode. Throws InputError for another name.
 torch::Tensor activate_(torch::Tensor z, const std::string& name);
 
+// act(z + bias) in place, bias (cols,) broadcast over z's (rows, cols), for a
+// layer whose product was taken without its bias; an undefined bias adds
+// nothing. SiLU on a contiguous float32 CPU z adds the bias and activates in
+// one pass (bias_silu.h), within a few float32 rounding steps of LibTorch's
+// silu; everything else goes through LibTorch. Same requirements as activate_().
+torch::Tensor add_bias_activate_(torch::Tensor z, const torch::Tensor& bias,
+                                 const std::string& name);
+
 // act(z) with autograd (LibTorch's functions), for training.
 torch::Tensor activate(const torch::Tensor& z, const std::string& name);
 

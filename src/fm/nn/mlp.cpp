@@ -131,23 +131,31 @@ torch::Tensor MLPImpl::forward(const torch::Tensor& x, const torch::Tensor& t) {
   return nn_detail::linear(h, layers_.back()->weight, layers_.back()->bias);
 }
 
-torch::Tensor MLPImpl::first_preactivation(const torch::Tensor& x, const torch::Tensor& t) {
+torch::Tensor MLPImpl::first_preactivation(const torch::Tensor& x, const torch::Tensor& t,
+                                          torch::Tensor* pending_bias) {
   const auto& weight = layers_.front()->weight;
   const auto& bias = layers_.front()->bias;
   const auto w_x = weight.narrow(1, 0, data_dim_);
   const auto w_t = weight.narrow(1, data_dim_, weight.size(1) - data_dim_);
   const auto t_x = t.to(x.options());
+  // x's product, with the bias or (for the caller to add) without it.
+  auto product_and = [&](const torch::Tensor& b) {
+    if (pending_bias == nullptr) return nn_detail::affine(x, w_x, b);
+    *pending_bias = b;
+    return nn_detail::product(x, w_x.t());
+  };
   if (options_.time_embedding != "concat") {
     auto e = sinusoidal_embedding(t_x, options_.time_embedding_dim);
-    auto z = nn_detail::affine(x, w_x, bias);
+    auto z = product_and(bias);
     nn_detail::product_out(z, e, w_t.t(), /*accumulate=*/true);
     return z;
   }
   // A solver calls with one t for the whole batch: t's column becomes bias.
   const auto t_first = t_x.select(0, 0);
   if (t_x.eq(t_first).all().item<bool>()) {
-    return nn_detail::affine(x, w_x, bias + t_first * w_t.select(1, 0));
+    return product_and(bias + t_first * w_t.select(1, 0));
   }
+  if (pending_bias != nullptr) *pending_bias = torch::Tensor();
   return nn_detail::affine(x, w_x, bias).addr_(t_x, w_t.select(1, 0));
 }
 
@@ -164,13 +172,19 @@ torch::Tensor MLPImpl::inference_forward(const torch::Tensor& x, const torch::Te
 }
 
 torch::Tensor MLPImpl::forward_rows(const torch::Tensor& x, const torch::Tensor& t) {
-  auto h = first_preactivation(x, t);
   const size_t n_hidden = layers_.size() - 1;
+  if (n_hidden == 0) return first_preactivation(x, t);  // the first layer is the output layer
+  // Hidden layers: the product without the bias, then bias and activation in
+  // one pass (add_bias_activate_).
+  torch::Tensor bias;
+  auto h = first_preactivation(x, t, &bias);
   for (size_t k = 0; k < n_hidden; ++k) {
-    if (k > 0) h = nn_detail::affine(h, layers_[k]->weight, layers_[k]->bias);
-    h = nn_detail::activate_(h, options_.activation);
+    if (k > 0) {
+      h = nn_detail::product(h, layers_[k]->weight.t());
+      bias = layers_[k]->bias;
+    }
+    h = nn_detail::add_bias_activate_(h, bias, options_.activation);
   }
-  if (n_hidden == 0) return h;  // the first layer is the output layer
   return nn_detail::affine(h, layers_.back()->weight, layers_.back()->bias);
 }
 

@@ -79,7 +79,11 @@ class MLPImpl : public VelocityModel {
   // [x, e(t)]: the first layer's input, (B, D + time features).
   torch::Tensor network_input(const torch::Tensor& x, const torch::Tensor& t) const;
   // W_1 [x, e(t)] + b_1 for grad mode off, without building the concatenation. (B, hidden)
-  torch::Tensor first_preactivation(const torch::Tensor& x, const torch::Tensor& t);
+  // With pending_bias, the part that is the same in every row (b_1, and t's
+  // column when all rows share one t) is left for the caller to add and
+  // returned there; it is undefined when nothing is left out.
+  torch::Tensor first_preactivation(const torch::Tensor& x, const torch::Tensor& t,
+                                    torch::Tensor* pending_bias = nullptr);
   torch::Tensor inference_forward(const torch::Tensor& x, const torch::Tensor& t);
   // inference_forward() and velocity_and_divergence() for one slice of rows.
   torch::Tensor forward_rows(const torch::Tensor& x, const torch::Tensor& t);

@@ -1,0 +1,107 @@
+// The MLP's fused bias and SiLU (fm/nn/bias_silu.h) against SiLU computed in
+// float64, and add_bias_activate_() against LibTorch's activations.
+#include "fm/nn/bias_silu.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <limits>
+#include <string>
+#include <vector>
+
+#include "fm/common/random.h"
+#include "fm/nn/activation.h"
+
+namespace fm::nn_detail {
+namespace {
+
+double exact_silu(double v) { return v / (1.0 + std::exp(-v)); }
+
+// A float32 unit in the last place at |value|.
+double ulp(double value) {
+  const float f = static_cast<float>(std::fabs(value));
+  return std::nextafter(f, std::numeric_limits<float>::infinity()) - f;
+}
+
+// Every float32 multiple of 1/64 in [-88.25, 88] (11,281 values, each through
+// the exponential's reduction at a different point), in rows of 37 columns so
+// that each row ends with a part-vector, with a bias that is not zero.
+TEST(AddBiasSilu, WithinThreeUlpsOfFloat64Silu) {
+  const int64_t cols = 37;
+  std::vector<float> bias(cols), z;
+  for (int64_t j = 0; j < cols; ++j) bias[j] = 0.25f * static_cast<float>(j % 5) - 0.5f;
+  std::vector<double> v;
+  for (int k = -8825 * 64 / 100; k <= 88 * 64; ++k) v.push_back(k / 64.0);
+  while (v.size() % cols != 0) v.push_back(0.5);
+  for (size_t i = 0; i < v.size(); ++i) z.push_back(static_cast<float>(v[i] - bias[i % cols]));
+  std::vector<double> sums(z.size());  // v as float32 computes it: z + bias, rounded
+  for (size_t i = 0; i < z.size(); ++i) sums[i] = static_cast<float>(z[i] + bias[i % cols]);
+
+  add_bias_silu(z.data(), static_cast<int64_t>(z.size()) / cols, cols, bias.data());
+  double worst = 0;
+  for (size_t i = 0; i < z.size(); ++i) {
+    const double expected = exact_silu(sums[i]);
+    // Down to -88.25 the value (-4e-37) is still a normal float32, with its
+    // full relative precision.
+    const double ulps = std::fabs(z[i] - expected) / ulp(expected);
+    worst = std::max(worst, ulps);
+    ASSERT_LE(ulps, 3.0) << "v = " << sums[i] << ": " << z[i] << " against " << expected;
+  }
+  EXPECT_GT(worst, 0.0);  // the comparison is not vacuous
+}
+
+TEST(AddBiasSilu, TailsNaNAndInfinity) {
+  const float inf = std::numeric_limits<float>::infinity();
+  std::vector<float> z = {-88.5f, -100.0f, -1e30f, 88.5f, 100.0f, 1e30f,
+                          inf,     -inf,    std::nanf(""), 0.0f};
+  const float bias = 0.0f;
+  add_bias_silu(z.data(), static_cast<int64_t>(z.size()), 1, &bias);
+  for (int i = 0; i < 3; ++i) {  // exact values under 3e-37 in magnitude
+    EXPECT_EQ(z[i], 0.0f) << i;
+    EXPECT_TRUE(std::signbit(z[i])) << i;
+  }
+  EXPECT_EQ(z[3], 88.5f);  // v (1 - e^-v) is v to float precision
+  EXPECT_EQ(z[4], 100.0f);
+  EXPECT_EQ(z[5], 1e30f);
+  EXPECT_EQ(z[6], inf);
+  // -inf / (1 + inf), as LibTorch's silu gives.
+  EXPECT_TRUE(std::isnan(z[7]));
+  EXPECT_TRUE(std::isnan(z[8]));
+  EXPECT_EQ(z[9], 0.0f);
+}
+
+// For every activation, float32 and float64, contiguous or not: act(z + b),
+// LibTorch's, within float32 rounding (the fused SiLU) or exactly.
+TEST(AddBiasActivate, EqualsLibTorchOnTheSum) {
+  auto gen = make_generator(3);
+  for (const std::string name : {"silu", "relu", "gelu", "tanh", "softplus"}) {
+    for (auto dtype : {torch::kFloat, torch::kDouble}) {
+      for (bool contiguous : {true, false}) {
+        auto z = torch::randn({70, 33}, gen, dtype).mul_(6);
+        auto bias = torch::randn({33}, gen, dtype);
+        if (!contiguous) z = z.t().contiguous().t();
+        const auto expected = activate(z + bias, name);
+        const auto result = add_bias_activate_(z.clone(), bias, name);
+        const double tolerance = dtype == torch::kFloat ? 4e-7 : 0.0;
+        EXPECT_TRUE(torch::allclose(result, expected, tolerance, tolerance))
+            << name << " " << dtype << " contiguous " << contiguous << ": "
+            << (result - expected).abs().max().item<double>();
+      }
+    }
+  }
+}
+
+TEST(AddBiasActivate, WorksInPlaceAndWithoutBias) {
+  auto gen = make_generator(4);
+  auto z = torch::randn({5, 40}, gen);
+  auto bias = torch::randn({40}, gen);
+  const auto expected = torch::silu(z + bias);
+  auto in_place = z.clone();
+  const auto result = add_bias_activate_(in_place, bias, "silu");
+  EXPECT_EQ(result.data_ptr(), in_place.data_ptr());
+  EXPECT_TRUE(torch::allclose(in_place, expected, 4e-7, 4e-7));
+  EXPECT_TRUE(torch::equal(add_bias_activate_(z.clone(), torch::Tensor(), "relu"), torch::relu(z)));
+}
+
+}  // namespace
+}  // namespace fm::nn_detail
