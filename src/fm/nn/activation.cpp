@@ -38,9 +38,12 @@ torch::Tensor activate_(torch::Tensor z, const std::string& name) {
 torch::Tensor add_bias_activate_(torch::Tensor z, const torch::Tensor& bias,
                                  const std::string& name) {
   if (!bias.defined()) return activate_(z, name);
+  // The kernel writes through the data pointer, which autograd would not see:
+  // a z that requires grad takes LibTorch's in-place operations instead.
   const bool fused = name == "silu" && z.scalar_type() == torch::kFloat && z.device().is_cpu() &&
-                     z.dim() == 2 && z.is_contiguous() && bias.scalar_type() == torch::kFloat &&
-                     bias.device().is_cpu() && bias.dim() == 1 && bias.size(0) == z.size(1);
+                     z.dim() == 2 && z.is_contiguous() && !z.requires_grad() &&
+                     bias.scalar_type() == torch::kFloat && bias.device().is_cpu() &&
+                     bias.dim() == 1 && bias.size(0) == z.size(1);
   if (!fused) return activate_(z.add_(bias), name);
   const auto b = bias.contiguous();
   add_bias_silu(z.data_ptr<float>(), z.size(0), z.size(1), b.data_ptr<float>());

@@ -11,8 +11,8 @@ namespace fm::nn_detail {
 
 // z[i][j] <- silu(z[i][j] + bias[j]) for a row-major rows x cols float block,
 // silu(v) = v / (1 + e^-v): within 3 units in the last place of the exact
-// value for v >= -88.3, -0 below (where the exact value is under 3e-37 in
-// magnitude); NaN for NaN, as LibTorch's silu for infinities.
+// value for v >= -88.3, -0 below (where the exact value is under 3.7e-37 in
+// magnitude); NaN for NaN, and for infinities as LibTorch's silu.
 void add_bias_silu(float* z, int64_t rows, int64_t cols, const float* bias);
 
 }  // namespace fm::nn_detail

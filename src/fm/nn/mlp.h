@@ -42,9 +42,10 @@ class MLPImpl : public VelocityModel {
   // x: (B, D); t: (B,). Returns (B, D). Throws InputError on other shapes.
   // With grad mode off (NoGradGuard, InferenceMode) it takes a leaner path:
   // no concatenation of t (its column of the first weight is folded into the
-  // bias when all t are equal), bias fused into each product, activations in
-  // place, and one slice of rows per intra-op thread. The result equals the
-  // autograd path's up to rounding.
+  // bias when all t are equal), each hidden layer's bias added in one pass
+  // with its activation (add_bias_activate_), the output layer's fused into
+  // its product, and one slice of rows per intra-op thread. The result equals
+  // the autograd path's up to rounding.
   torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& t) override;
   // The MLP mixes no rows, draws nothing, and its products and pointwise
   // kernels run single-threaded inside a parallel region.
