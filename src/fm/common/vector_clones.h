@@ -14,8 +14,7 @@
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
 #define FM_VECTOR_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
 #if __GNUC__ >= 12
-#define FM_VECTOR_CLONES_FMA \
-  __attribute__((target_clones("avx512f", "arch=x86-64-v3", "default")))
+#define FM_VECTOR_CLONES_FMA __attribute__((target_clones("avx512f", "arch=x86-64-v3", "default")))
 #else
 #define FM_VECTOR_CLONES_FMA FM_VECTOR_CLONES
 #endif

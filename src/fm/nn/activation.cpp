@@ -35,29 +35,48 @@ torch::Tensor activate_(torch::Tensor z, const std::string& name) {
   unknown(name);
 }
 
+namespace {
+
+// Whether act(z + bias) goes to bias_silu.h's kernels. They write through the
+// data pointer, which autograd would not see: a z that requires grad takes
+// LibTorch's in-place operations instead.
+bool takes_fused_silu(const torch::Tensor& z, const torch::Tensor& bias, const std::string& name) {
+  return name == "silu" && bias.defined() && z.scalar_type() == torch::kFloat &&
+         z.device().is_cpu() && z.dim() == 2 && z.is_contiguous() && !z.requires_grad() &&
+         bias.scalar_type() == torch::kFloat && bias.device().is_cpu() && bias.dim() == 1 &&
+         bias.size(0) == z.size(1);
+}
+
+}  // namespace
+
 torch::Tensor add_bias_activate_(torch::Tensor z, const torch::Tensor& bias,
                                  const std::string& name) {
-  if (!bias.defined()) return activate_(z, name);
-  // The kernel writes through the data pointer, which autograd would not see:
-  // a z that requires grad takes LibTorch's in-place operations instead.
-  const bool fused = name == "silu" && z.scalar_type() == torch::kFloat && z.device().is_cpu() &&
-                     z.dim() == 2 && z.is_contiguous() && !z.requires_grad() &&
-                     bias.scalar_type() == torch::kFloat && bias.device().is_cpu() &&
-                     bias.dim() == 1 && bias.size(0) == z.size(1);
-  if (!fused) return activate_(z.add_(bias), name);
+  if (!takes_fused_silu(z, bias, name)) {
+    return activate_(bias.defined() ? z.add_(bias) : z, name);
+  }
   const auto b = bias.contiguous();
   add_bias_silu(z.data_ptr<float>(), z.size(0), z.size(1), b.data_ptr<float>());
   return z;
 }
 
-ActivationAndSlope activate_with_slope_(torch::Tensor z, const std::string& name) {
-  // NOTE: the slopes come from LibTorch's own backward kernels with a gradient
-  // of ones: one fused pass each, and the same formulas autograd uses, so the
-  // forward-mode Jacobian agrees with reverse mode to rounding. (A SiLU slope
-  // built from sigmoid(z), one exponential fewer, takes three more passes over
-  // the activations and measured no faster.)
-  const auto ones = torch::ones({}, z.options()).expand_as(z);
+ActivationAndSlope add_bias_activate_with_slope_(torch::Tensor z, const torch::Tensor& bias,
+                                                 const std::string& name) {
   ActivationAndSlope out;
+  if (takes_fused_silu(z, bias, name)) {
+    const auto b = bias.contiguous();
+    out.slope = torch::empty_like(z);
+    add_bias_silu_with_slope(z.data_ptr<float>(), out.slope.data_ptr<float>(), z.size(0), z.size(1),
+                             b.data_ptr<float>());
+    out.value = z;
+    return out;
+  }
+  if (bias.defined()) z.add_(bias);
+  // Otherwise the slopes come from LibTorch's own backward kernels with a
+  // gradient of ones: one fused pass each, and the same formulas autograd uses,
+  // so the forward-mode Jacobian agrees with reverse mode to rounding. (A SiLU
+  // slope built from LibTorch's sigmoid(z), one exponential fewer, took three
+  // more passes over the activations and measured no faster.)
+  const auto ones = torch::ones({}, z.options()).expand_as(z);
   if (name == "silu") {
     out.slope = torch::silu_backward(ones, z);
   } else if (name == "relu") {

@@ -33,11 +33,15 @@ struct ActivationAndSlope {
   torch::Tensor slope;  // act'(z), same shape as z
 };
 
-// act(z) and its derivative act'(z), both pointwise; z is overwritten (it is
-// a layer's pre-activation, not needed afterwards). Same names and
-// requirements as activate_(). softplus uses beta 1 and, as torch does, slope
-// 1 above the threshold 20 (where sigmoid already rounds to 1 in float32).
-ActivationAndSlope activate_with_slope_(torch::Tensor z, const std::string& name);
+// act(z + bias) and its derivative act'(z + bias), both pointwise, bias as
+// add_bias_activate_() (undefined: none); z is overwritten (it is a layer's
+// pre-activation, not needed afterwards). Same names and requirements as
+// activate_(). softplus uses beta 1 and, as torch does, slope 1 above the
+// threshold 20 (where sigmoid already rounds to 1 in float32). SiLU on a
+// contiguous float32 CPU z takes one pass (bias_silu.h), within a few float32
+// rounding steps of LibTorch's kernels.
+ActivationAndSlope add_bias_activate_with_slope_(torch::Tensor z, const torch::Tensor& bias,
+                                                 const std::string& name);
 
 // The gradient with respect to z of a loss whose gradient with respect to
 // act(z) is `grad`: grad * act'(z), by LibTorch's own backward kernels (the

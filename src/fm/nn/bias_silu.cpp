@@ -68,4 +68,19 @@ FM_VECTOR_CLONES_FMA void add_bias_silu(float* __restrict z, int64_t rows, int64
   }
 }
 
+FM_VECTOR_CLONES_FMA void add_bias_silu_with_slope(float* __restrict z, float* __restrict slope,
+                                                   int64_t rows, int64_t cols,
+                                                   const float* __restrict bias) {
+  for (int64_t i = 0; i < rows; ++i) {
+    float* row = z + i * cols;
+    float* slope_row = slope + i * cols;
+    for (int64_t j = 0; j < cols; ++j) {
+      const float v = row[j] + bias[j];
+      const float s = 1.0f / (1.0f + exp_clamped(-v));
+      row[j] = v * s;
+      slope_row[j] = s * (1.0f + v * (1.0f - s));
+    }
+  }
+}
+
 }  // namespace fm::nn_detail
