@@ -35,19 +35,14 @@ torch::Tensor activate_(torch::Tensor z, const std::string& name) {
   unknown(name);
 }
 
-namespace {
-
-// Whether act(z + bias) goes to bias_silu.h's kernels. They write through the
-// data pointer, which autograd would not see: a z that requires grad takes
-// LibTorch's in-place operations instead.
+// bias_silu.h's kernels write through the data pointer, which autograd would
+// not see: a z that requires grad takes LibTorch's in-place operations instead.
 bool takes_fused_silu(const torch::Tensor& z, const torch::Tensor& bias, const std::string& name) {
   return name == "silu" && bias.defined() && z.scalar_type() == torch::kFloat &&
          z.device().is_cpu() && z.dim() == 2 && z.is_contiguous() && !z.requires_grad() &&
          bias.scalar_type() == torch::kFloat && bias.device().is_cpu() && bias.dim() == 1 &&
          bias.size(0) == z.size(1);
 }
-
-}  // namespace
 
 torch::Tensor add_bias_activate_(torch::Tensor z, const torch::Tensor& bias,
                                  const std::string& name) {

@@ -17,6 +17,10 @@ namespace fm::nn_detail {
 // NoGradGuard or InferenceMode. Throws InputError for another name.
 torch::Tensor activate_(torch::Tensor z, const std::string& name);
 
+// Whether add_bias_activate_() and add_bias_activate_with_slope_() take
+// bias_silu.h's one-pass kernels for this z, bias and activation.
+bool takes_fused_silu(const torch::Tensor& z, const torch::Tensor& bias, const std::string& name);
+
 // act(z + bias) in place, bias (cols,) broadcast over z's (rows, cols), for a
 // layer whose product was taken without its bias; an undefined bias adds
 // nothing. SiLU on a contiguous float32 CPU z adds the bias and activates in

@@ -276,13 +276,24 @@ bool MLPImpl::regression_gradient(const torch::Tensor& x, const torch::Tensor& t
                      shape_string(x.sizes().vec()));
   }
   torch::NoGradGuard no_grad;
-  // Forward: each layer's input, and each hidden layer's pre-activation.
+  // Forward: each layer's input, and for each hidden layer its activation's
+  // slope where SiLU's one-pass kernel gives it with the value (the backward
+  // step is then one multiply), or else its pre-activation, which the other
+  // activations' backward kernels take.
   const size_t n_layers = layers_.size();
-  std::vector<torch::Tensor> inputs(n_layers), pre(n_layers);
+  std::vector<torch::Tensor> inputs(n_layers), pre(n_layers), slopes(n_layers);
   inputs[0] = network_input(x, t);
   for (size_t k = 0; k + 1 < n_layers; ++k) {
-    pre[k] = nn_detail::affine(inputs[k], layers_[k]->weight, layers_[k]->bias);
-    inputs[k + 1] = nn_detail::activate(pre[k], options_.activation);
+    const auto& bias = layers_[k]->bias;
+    auto z = nn_detail::product(inputs[k], layers_[k]->weight.t());
+    if (nn_detail::takes_fused_silu(z, bias, options_.activation)) {
+      auto activated = nn_detail::add_bias_activate_with_slope_(z, bias, options_.activation);
+      inputs[k + 1] = activated.value;
+      slopes[k] = activated.slope;
+    } else {
+      pre[k] = bias.defined() ? z.add_(bias) : z;
+      inputs[k + 1] = nn_detail::activate(pre[k], options_.activation);
+    }
   }
   auto v = nn_detail::affine(inputs.back(), layers_.back()->weight, layers_.back()->bias);
 
@@ -296,8 +307,10 @@ bool MLPImpl::regression_gradient(const torch::Tensor& x, const torch::Tensor& t
     (*grads)[2 * k] = nn_detail::product(grad.t(), inputs[k]);
     (*grads)[2 * k + 1] = grad.sum(0);
     if (k == 0) break;
-    grad = nn_detail::activation_backward(nn_detail::product(grad, layers_[k]->weight), pre[k - 1],
-                                          inputs[k], options_.activation);
+    auto back = nn_detail::product(grad, layers_[k]->weight);
+    grad = slopes[k - 1].defined()
+               ? back.mul_(slopes[k - 1])
+               : nn_detail::activation_backward(back, pre[k - 1], inputs[k], options_.activation);
   }
   return true;
 }
