@@ -79,8 +79,9 @@ double exact_silu_slope(double v) {
 
 // The same sweep as above, value and slope. The slope's 1 - s loses bits to
 // cancellation for v from a few units to ~17, by LibTorch's formula as in
-// its silu_backward, which is off by up to 9.7e-7 on these values too.
-TEST(AddBiasSiluWithSlope, WithinFourUlpsAndOneE6OfFloat64) {
+// its silu_backward, which is off by up to 9.7e-7 on these values too; 2e-6
+// leaves room for the copies with and without fused multiply-adds.
+TEST(AddBiasSiluWithSlope, WithinFourUlpsAndTwoE6OfFloat64) {
   const int64_t cols = 29;
   std::vector<float> bias(cols), z;
   for (int64_t j = 0; j < cols; ++j) bias[j] = 0.5f - 0.125f * static_cast<float>(j % 9);
@@ -102,7 +103,7 @@ TEST(AddBiasSiluWithSlope, WithinFourUlpsAndOneE6OfFloat64) {
     worst_value = std::max(worst_value, ulps);
     worst_slope = std::max(worst_slope, slope_error);
     ASSERT_LE(ulps, 4.0) << "v = " << sums[i] << ": " << z[i] << " against " << value;
-    ASSERT_LE(slope_error, 1e-6) << "v = " << sums[i] << ": " << slope[i] << " against "
+    ASSERT_LE(slope_error, 2e-6) << "v = " << sums[i] << ": " << slope[i] << " against "
                                  << derivative;
   }
   EXPECT_GT(worst_value, 0.0);
@@ -111,7 +112,7 @@ TEST(AddBiasSiluWithSlope, WithinFourUlpsAndOneE6OfFloat64) {
 
 TEST(AddBiasSiluWithSlope, TailsNaNAndInfinity) {
   const float inf = std::numeric_limits<float>::infinity();
-  std::vector<float> z = {-88.5f, -1e30f, 88.5f, 1e30f, -inf, std::nanf(""), 0.0f};
+  std::vector<float> z = {-88.5f, -1e30f, 88.5f, 1e30f, -inf, std::nanf(""), 0.0f, inf};
   std::vector<float> slope(z.size());
   const float bias = 0.0f;
   add_bias_silu_with_slope(z.data(), slope.data(), static_cast<int64_t>(z.size()), 1, &bias);
@@ -123,11 +124,14 @@ TEST(AddBiasSiluWithSlope, TailsNaNAndInfinity) {
   EXPECT_EQ(slope[2], 1.0f);
   EXPECT_EQ(z[3], 1e30f);
   EXPECT_EQ(slope[3], 1.0f);
+  EXPECT_TRUE(std::isnan(z[4]));      // -inf 0, as LibTorch's silu
   EXPECT_TRUE(std::isnan(slope[4]));  // 0 (1 - inf), as LibTorch's silu_backward
   EXPECT_TRUE(std::isnan(z[5]));
   EXPECT_TRUE(std::isnan(slope[5]));
   EXPECT_EQ(z[6], 0.0f);
   EXPECT_EQ(slope[6], 0.5f);
+  EXPECT_EQ(z[7], inf);
+  EXPECT_TRUE(std::isnan(slope[7]));  // 1 (1 + inf 0), as LibTorch's silu_backward
 }
 
 // For every activation, float32 and float64, contiguous or not: act(z + b),

@@ -81,6 +81,25 @@ INSTANTIATE_TEST_SUITE_P(ActivationsTimesDepths, MLPDivergence,
                                            Case{"softplus", "sinusoidal", 3},
                                            Case{"silu", "concat", 0}));
 
+// SiLU in float32 takes the one-pass kernel's value and slope: depth 1 and 2,
+// both time embeddings, inputs 5 times wider so that pre-activations reach
+// SiLU's flat tails.
+TEST(MLPDivergence, FusedSiluSlopesMatchAutogradOnWideInputs) {
+  for (const char* time : {"concat", "sinusoidal"}) {
+    for (int64_t depth : {1, 2}) {
+      torch::manual_seed(15);
+      MLP mlp(3, options_for("silu", time, depth));
+      auto gen = make_generator(16);
+      auto x = torch::randn({200, 3}, gen).mul_(5);
+      auto t = torch::full({200}, 0.6);
+      torch::Tensor v, div;
+      ASSERT_TRUE(mlp->velocity_and_divergence(x, t, &v, &div));
+      EXPECT_LT(max_abs(div - autograd_divergence(*mlp, x, t)), 1e-5) << time << " depth " << depth;
+      EXPECT_LT(max_abs(v - mlp->forward(x, t).detach()), 1e-5) << time << " depth " << depth;
+    }
+  }
+}
+
 TEST(MLPDivergence, ChunksOfDimensionsMatchAutograd) {
   // float64 with 512 hidden units: 1 MiB of tangents holds 2 input dimensions
   // of 100 rows (chunks of 2, 2 and 1 for the 5 dimensions) and less than one

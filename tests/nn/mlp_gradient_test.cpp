@@ -79,13 +79,13 @@ TEST_P(MLPGradient, EqualsAutogradInFloat64) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    ActivationsAndTimeEmbeddings, MLPGradient,
-    testing::Values(Case{"silu", "concat", 3}, Case{"relu", "concat", 2},
-                    Case{"gelu", "concat", 2}, Case{"tanh", "concat", 2},
-                    Case{"softplus", "concat", 2}, Case{"silu", "sinusoidal", 2},
-                    Case{"tanh", "sinusoidal", 1}, Case{"silu", "concat", 0}),
-    case_name);
+INSTANTIATE_TEST_SUITE_P(ActivationsAndTimeEmbeddings, MLPGradient,
+                         testing::Values(Case{"silu", "concat", 3}, Case{"relu", "concat", 2},
+                                         Case{"gelu", "concat", 2}, Case{"tanh", "concat", 2},
+                                         Case{"softplus", "concat", 2},
+                                         Case{"silu", "sinusoidal", 2},
+                                         Case{"tanh", "sinusoidal", 1}, Case{"silu", "concat", 0}),
+                         case_name);
 
 // The bench's float32 toy2d network, with its oneDNN products: to 1e-5 of
 // each gradient's largest entry.
@@ -93,7 +93,8 @@ TEST(MLPGradientFloat32, EqualsAutogradToFloat32Rounding) {
   torch::manual_seed(0);
   MLP mlp(2, MLPOptions{});  // 4 x 256 silu, t concat
   auto g = make_generator(3);
-  const auto x = torch::randn({128, 2}, g), t = torch::rand({128}, g), u = torch::randn({128, 2}, g);
+  const auto x = torch::randn({128, 2}, g), t = torch::rand({128}, g),
+             u = torch::randn({128, 2}, g);
   const double scale = 1.0 / 256;
   const auto [expected_loss, expected] = autograd_gradient(mlp, x, t, u, scale);
   std::vector<torch::Tensor> grads;
@@ -104,6 +105,38 @@ TEST(MLPGradientFloat32, EqualsAutogradToFloat32Rounding) {
   for (size_t i = 0; i < grads.size(); ++i) {
     const double size = expected[i].abs().max().item<double>();
     EXPECT_LE((grads[i] - expected[i]).abs().max().item<double>(), 1e-5 * size) << i;
+  }
+}
+
+// SiLU in float32 takes the one-pass kernel's slopes (takes_fused_silu): a
+// network of depth 1 and 2 with both time embeddings, on inputs 5 times wider
+// than the data, so pre-activations reach SiLU's flat tails.
+TEST(MLPGradientFloat32, SiluSlopesFromTheFusedKernelEqualAutograd) {
+  for (const char* time : {"concat", "sinusoidal"}) {
+    for (int64_t depth : {1, 2}) {
+      MLPOptions o;
+      o.hidden = 64;
+      o.depth = depth;
+      o.time_embedding = time;
+      o.time_embedding_dim = 8;
+      ASSERT_EQ(o.activation, "silu");
+      torch::manual_seed(4);
+      MLP mlp(3, o);
+      auto g = make_generator(5);
+      const auto x = torch::randn({200, 3}, g).mul_(5), t = torch::rand({200}, g);
+      const auto u = torch::randn({200, 3}, g);
+      const auto [expected_loss, expected] = autograd_gradient(mlp, x, t, u, 1.0 / 600);
+      std::vector<torch::Tensor> grads;
+      torch::Tensor loss;
+      ASSERT_TRUE(mlp->regression_gradient(x, t, u, 1.0 / 600, &grads, &loss));
+      EXPECT_NEAR(loss.item<double>(), expected_loss, 1e-5 * expected_loss);
+      ASSERT_EQ(grads.size(), expected.size());
+      for (size_t i = 0; i < grads.size(); ++i) {
+        const double size = expected[i].abs().max().item<double>();
+        EXPECT_LE((grads[i] - expected[i]).abs().max().item<double>(), 1e-5 * size)
+            << time << " depth " << depth << " gradient " << i;
+      }
+    }
   }
 }
 

@@ -286,6 +286,9 @@ bool MLPImpl::regression_gradient(const torch::Tensor& x, const torch::Tensor& t
   for (size_t k = 0; k + 1 < n_layers; ++k) {
     const auto& bias = layers_[k]->bias;
     auto z = nn_detail::product(inputs[k], layers_[k]->weight.t());
+    // Asked here, not left to add_bias_activate_with_slope_(): for the other
+    // activations that would take the slope in a pass of its own, which
+    // measured slower than their backward kernels (docs/speed.md).
     if (nn_detail::takes_fused_silu(z, bias, options_.activation)) {
       auto activated = nn_detail::add_bias_activate_with_slope_(z, bias, options_.activation);
       inputs[k + 1] = activated.value;

@@ -63,9 +63,11 @@ class MLPImpl : public VelocityModel {
   bool velocity_and_divergence(const torch::Tensor& x, const torch::Tensor& t, torch::Tensor* v,
                                torch::Tensor* div) override;
   // The training gradient by hand-written backpropagation: the forward pass
-  // keeps each layer's input and pre-activation, and the backward pass takes
-  // two products per layer (one for the first) and LibTorch's activation
-  // derivatives: the work autograd would do, without building its graph.
+  // keeps each layer's input and, per hidden layer, SiLU's slope from the
+  // one-pass kernel (float32 on the CPU) or else the pre-activation; the
+  // backward pass takes two products per layer (one for the first) and the
+  // slope or LibTorch's activation derivatives: the work autograd would do,
+  // without building its graph.
   // Throws InputError when u is not shaped like x. Always returns true.
   bool regression_gradient(const torch::Tensor& x, const torch::Tensor& t, const torch::Tensor& u,
                            double scale, std::vector<torch::Tensor>* grads,
