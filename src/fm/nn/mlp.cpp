@@ -172,20 +172,31 @@ torch::Tensor MLPImpl::inference_forward(const torch::Tensor& x, const torch::Te
 }
 
 torch::Tensor MLPImpl::forward_rows(const torch::Tensor& x, const torch::Tensor& t) {
-  const size_t n_hidden = layers_.size() - 1;
-  if (n_hidden == 0) return first_preactivation(x, t);  // the first layer is the output layer
-  // Hidden layers: the product without the bias, then bias and activation in
-  // one pass (add_bias_activate_).
+  if (layers_.size() == 1) return first_preactivation(x, t);  // the output layer alone
+  const auto h = last_hidden_rows(x, t, /*slopes=*/nullptr);
+  return nn_detail::affine(h, layers_.back()->weight, layers_.back()->bias);
+}
+
+torch::Tensor MLPImpl::last_hidden_rows(const torch::Tensor& x, const torch::Tensor& t,
+                                        std::vector<torch::Tensor>* slopes) {
+  // Each product without the bias, which is added with the activation in one
+  // pass (add_bias_activate_ and its slope-keeping twin).
   torch::Tensor bias;
   auto h = first_preactivation(x, t, &bias);
-  for (size_t k = 0; k < n_hidden; ++k) {
+  for (size_t k = 0; k + 1 < layers_.size(); ++k) {
     if (k > 0) {
       h = nn_detail::product(h, layers_[k]->weight.t());
       bias = layers_[k]->bias;
     }
-    h = nn_detail::add_bias_activate_(h, bias, options_.activation);
+    if (slopes == nullptr) {
+      h = nn_detail::add_bias_activate_(h, bias, options_.activation);
+      continue;
+    }
+    auto activated = nn_detail::add_bias_activate_with_slope_(h, bias, options_.activation);
+    h = activated.value;
+    slopes->push_back(activated.slope);
   }
-  return nn_detail::affine(h, layers_.back()->weight, layers_.back()->bias);
+  return h;
 }
 
 bool MLPImpl::velocity_and_divergence(const torch::Tensor& x, const torch::Tensor& t,
@@ -217,20 +228,9 @@ void MLPImpl::divergence_rows(const torch::Tensor& x, const torch::Tensor& t, to
     return;
   }
 
-  // Forward pass, keeping every hidden layer's activation slope act'(z_k);
-  // products without the bias, added with the activation as in forward_rows().
+  // Forward pass, keeping every hidden layer's activation slope act'(z_k).
   std::vector<torch::Tensor> slopes;
-  torch::Tensor bias;
-  auto h = first_preactivation(x, t, &bias);
-  for (size_t k = 0; k + 1 < layers_.size(); ++k) {
-    if (k > 0) {
-      h = nn_detail::product(h, layers_[k]->weight.t());
-      bias = layers_[k]->bias;
-    }
-    auto activated = nn_detail::add_bias_activate_with_slope_(h, bias, options_.activation);
-    h = activated.value;
-    slopes.push_back(activated.slope);
-  }
+  const auto h = last_hidden_rows(x, t, &slopes);
   *v = nn_detail::affine(h, layers_.back()->weight, layers_.back()->bias);
 
   // Tangents, a chunk of input dimensions at a time, in two reused buffers.

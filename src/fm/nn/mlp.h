@@ -90,6 +90,11 @@ class MLPImpl : public VelocityModel {
   torch::Tensor inference_forward(const torch::Tensor& x, const torch::Tensor& t);
   // inference_forward() and velocity_and_divergence() for one slice of rows.
   torch::Tensor forward_rows(const torch::Tensor& x, const torch::Tensor& t);
+  // The last hidden layer's activation for one slice of rows, grad mode off
+  // (at least one hidden layer); with slopes, each hidden layer's act'(z_k)
+  // is appended there, first layer first.
+  torch::Tensor last_hidden_rows(const torch::Tensor& x, const torch::Tensor& t,
+                                 std::vector<torch::Tensor>* slopes);
   void divergence_rows(const torch::Tensor& x, const torch::Tensor& t, torch::Tensor* v,
                        torch::Tensor* div);
   // Two (chunk, B, hidden) buffers the tangents alternate between.
