@@ -132,10 +132,10 @@ VelocityDivergence velocity_and_divergence(const Velocity& v, const torch::Tenso
     VelocityDivergence whole;
     for (int64_t pass = 0, begin = 0; pass < passes; ++pass) {
       const int64_t count = batch / passes + (pass < batch % passes ? 1 : 0);
-      auto part = velocity_and_divergence(v, x.narrow(0, begin, count), t.narrow(0, begin, count),
-                                          one_pass,
-                                          hutchinson ? probes.narrow(1, begin, count) : probes,
-                                          /*create_graph=*/false);
+      auto part =
+          velocity_and_divergence(v, x.narrow(0, begin, count), t.narrow(0, begin, count), one_pass,
+                                  hutchinson ? probes.narrow(1, begin, count) : probes,
+                                  /*create_graph=*/false);
       if (!whole.v.defined()) {
         whole.v = torch::empty(x.sizes(), part.v.options());
         whole.div = torch::empty({batch}, part.div.options());
