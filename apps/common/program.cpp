@@ -70,6 +70,7 @@ bool openblas_below_cpu(const std::string& core) {
   std::string lower = core;
   std::transform(lower.begin(), lower.end(), lower.begin(),
                  [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  // The same list as MODERN_OPENBLAS_CORES in scripts/bench/run_bench.py.
   for (const char* modern :
        {"haswell", "skylakex", "cooperlake", "sapphirerapids", "zen", "dhyana", "excavator"}) {
     if (lower == modern) return false;

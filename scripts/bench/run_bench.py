@@ -457,7 +457,8 @@ def machine_info(build):
 # OpenBLAS kernel sets with AVX2 or wider. OpenBLAS picks its kernels by CPU
 # model, and Debian 12's 0.3.21 takes models newer than it (seen: Intel family 6
 # model 207) for a generic "Prescott" (SSE3), whose products ran at 60 GFLOP/s
-# there on two threads against 222-287 with OPENBLAS_CORETYPE=SkylakeX.
+# there on two threads against 222-287 with OPENBLAS_CORETYPE=SkylakeX. The
+# same list as openblas_below_cpu() in apps/common/program.cpp.
 MODERN_OPENBLAS_CORES = {"haswell", "skylakex", "cooperlake", "sapphirerapids", "zen", "dhyana",
                          "excavator"}
 
